@@ -1,0 +1,179 @@
+"""The connector contract: a connector declares its config, the engine runs it.
+
+Every connector has a pydantic config model (secret fields are ``SecretStr``;
+the same model renders the dashboard form) and four verbs:
+
+- ``check()``: never raises on bad credentials; says what failed.
+- ``discover()``: the streams with their fields, key and cursor candidates.
+- ``sample(stream, limit)``: fast; never reads the whole source.
+- ``read(stream)``: bounded-size chunks; never keeps state of its own.
+
+Connectors never import ``core``. Rows a connector could not parse are not
+dropped: they travel in the chunk with :data:`ROW_ERROR_COLUMN` set to the
+reason (and :data:`RAW_COLUMN` holding the raw text), so the engine can
+quarantine them next to the rows that failed mapping or validation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+#: Prefix of the bookkeeping columns a connector may add to a chunk.
+META_PREFIX = "_tributary_"
+#: Where in the source a row came from (``path#line`` or a table key); used as
+#: the record's source key when the dataflow declares no primary key.
+ORIGIN_COLUMN = "_tributary_origin"
+#: Set (non-null) on rows the connector could not parse; holds the reason.
+ROW_ERROR_COLUMN = "_tributary_row_error"
+#: The raw text of a row that could not be parsed.
+RAW_COLUMN = "_tributary_raw"
+
+#: Tributary's portable field types.
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "json", "binary")
+
+DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_SAMPLE_SIZE = 1_000
+
+
+class ConnectorError(Exception):
+    """Root of the errors a connector raises.
+
+    Attributes:
+        user_message: what a person can act on; never contains a secret.
+        retriable: whether trying again later may succeed.
+    """
+
+    retriable: ClassVar[bool] = False
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class SourceUnreachableError(ConnectorError):
+    """The source could not be reached (network, service down, timeout)."""
+
+    retriable = True
+
+
+class AuthenticationError(ConnectorError):
+    """The source refused the credentials."""
+
+
+class StreamNotFoundError(ConnectorError):
+    """The stream (file pattern, table, object) does not exist or matches nothing."""
+
+
+class FormatError(ConnectorError):
+    """The data could not be parsed as a whole (wrong format, encoding...)."""
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's configuration model. Unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamOptions(BaseModel):
+    """Base of per-stream read options (a file format, a query...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a stream, with its portable type (one of FIELD_TYPES)."""
+
+    name: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """A stream a connector offers, as ``discover()`` describes it."""
+
+    name: str
+    fields: tuple[FieldInfo, ...] = ()
+    primary_key_candidates: tuple[str, ...] = ()
+    cursor_candidates: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of ``check()``: ok, and a message a person can act on."""
+
+    ok: bool
+    message: str
+
+
+class Connector(ABC):
+    """A source of customer data. Subclasses declare; the engine runs.
+
+    Class attributes:
+        name: registry key used in YAML (``connector: files``).
+        title: shown in the catalog.
+        category: catalog section.
+        description: one line for the catalog.
+        config_model: the pydantic model of the connection's settings.
+        options_model: the pydantic model of per-stream read options.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    category: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_model: ClassVar[type[ConnectorConfig]]
+    options_model: ClassVar[type[StreamOptions]] = StreamOptions
+
+    def __init__(self, config: ConnectorConfig | Mapping[str, Any]) -> None:
+        if not isinstance(config, self.config_model):
+            config = self.config_model.model_validate(config)
+        self.config = config
+
+    def parse_options(self, options: Mapping[str, Any] | StreamOptions | None) -> StreamOptions:
+        """Validates per-stream options against ``options_model``."""
+        if isinstance(options, self.options_model):
+            return options
+        return self.options_model.model_validate(dict(options or {}))
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Tests the connection. Never raises for bad credentials or hosts."""
+
+    @abstractmethod
+    def discover(self) -> list[StreamInfo]:
+        """Lists the streams the source offers."""
+
+    @abstractmethod
+    def sample(
+        self, stream: str, limit: int = DEFAULT_SAMPLE_SIZE, options: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Returns at most ``limit`` rows from the start of a stream, quickly."""
+
+    @abstractmethod
+    def read(
+        self,
+        stream: str,
+        options: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[pd.DataFrame]:
+        """Yields the stream's rows in chunks of at most ``chunk_size`` rows.
+
+        Chunks carry ORIGIN_COLUMN, and ROW_ERROR_COLUMN/RAW_COLUMN for rows
+        that could not be parsed. The order is deterministic for unchanged data.
+        """
+
+    def fingerprint(self, stream: str, options: Mapping[str, Any] | None = None) -> str | None:
+        """A string that changes when the stream's content may have changed.
+
+        The engine uses it to decide whether an interrupted run may skip the
+        chunks it already committed. ``None`` means "unknown": never skip.
+        """
+        return None
