@@ -1,0 +1,45 @@
+"""The connector registry: the explicit list of connector classes, by name."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.files import FilesConnector
+
+REGISTRY: dict[str, type[Connector]] = {cls.name: cls for cls in (FilesConnector,)}
+
+#: The catalog the dashboard shows: every source family, available or planned.
+CATALOG: dict[str, list[tuple[str, str]]] = {
+    "Adobe applications": [
+        ("adobe_analytics", "Adobe Analytics"),
+        ("adobe_audience_manager", "Adobe Audience Manager"),
+        ("adobe_campaign", "Adobe Campaign"),
+        ("adobe_commerce", "Adobe Commerce"),
+    ],
+    "Cloud storage": [
+        ("files", "Local files"),
+        ("s3", "Amazon S3"),
+        ("azure_blob", "Azure Blob Storage"),
+        ("gcs", "Google Cloud Storage"),
+        ("sftp", "SFTP"),
+    ],
+    "Databases": [
+        ("postgres", "PostgreSQL"),
+        ("mysql", "MySQL / MariaDB"),
+        ("sqlserver", "Microsoft SQL Server"),
+        ("redshift", "Amazon Redshift"),
+        ("bigquery", "Google BigQuery"),
+    ],
+    "CRM and marketing automation": [
+        ("salesforce", "Salesforce"),
+        ("dynamics", "Microsoft Dynamics 365"),
+        ("marketing_cloud", "Salesforce Marketing Cloud"),
+    ],
+}
+
+
+def connector_class(name: str) -> type[Connector]:
+    """The connector class registered as ``name``; KeyError lists the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown connector {name!r}; available: {', '.join(sorted(REGISTRY))}") from None

@@ -177,3 +177,40 @@ class Connector(ABC):
         chunks it already committed. ``None`` means "unknown": never skip.
         """
         return None
+
+
+def infer_field_type(values: pd.Series) -> str:
+    """Infers the portable type of a column from its values (vectorised).
+
+    Typed columns (Parquet, databases) keep their type; text columns are
+    typed when every non-empty value parses (booleans, integers, numbers,
+    dates, timestamps), else they stay strings.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "integer"
+    if pd.api.types.is_float_dtype(values):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "timestamp"
+    present = values.dropna()
+    if present.empty or not (pd.api.types.is_string_dtype(present) or present.map(type).eq(str).all()):
+        return "string" if present.empty or pd.api.types.is_string_dtype(present) else "json"
+    text = present.astype("string").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return "string"
+    if text.str.lower().isin(["true", "false"]).all():
+        return "boolean"
+    if text.str.fullmatch(r"[+-]?\d{1,18}").all():
+        return "integer"
+    if pd.to_numeric(text, errors="coerce").notna().all():
+        return "number"
+    if text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
+        return "date"
+    if text.str.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}").all() and pd.to_datetime(
+        text, errors="coerce", format="ISO8601", utc=True
+    ).notna().all():
+        return "timestamp"
+    return "string"

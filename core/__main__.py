@@ -1,0 +1,158 @@
+"""Command line: ``python -m core apply|run|preview|records|runs|errors|export|demo``.
+
+Exit codes: 0 done (a run that succeeded or ended partial), 1 a run failed,
+2 a configuration or usage error (the message says what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.errors import TributaryError
+
+
+def _print_frame(frame: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        print(json.dumps(records, default=str, ensure_ascii=False))
+    elif frame.empty:
+        print("(nothing)")
+    else:
+        with pd.option_context("display.max_columns", 50, "display.width", 200, "display.max_colwidth", 60):
+            print(frame.to_string(index=False))
+
+
+class _TerminalProgress:
+    """A one-line progress report on stderr, only when it is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, summary: Any) -> None:
+        if self.enabled:
+            sys.stderr.write(
+                f"\r{summary.dataflow}: chunk {summary.chunks} · {summary.received:,} received · "
+                f"{summary.ingested:,} ingested · {summary.failed:,} failed"
+            )
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Tributary command line.")
+    parser.add_argument("--database-url", help="store URL (default: TRIBUTARY_DATABASE_URL or ./workspace)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("apply", help="create or update connections and dataflows from YAML")
+    p.add_argument("path", help="a YAML file or a folder of them")
+
+    p = sub.add_parser("run", help="run a dataflow now, in the foreground")
+    p.add_argument("dataflow")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("preview", help="show a sample of a stream")
+    p.add_argument("connection")
+    p.add_argument("stream")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("records", help="show a dataflow's ingested records")
+    p.add_argument("dataflow")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("runs", help="show a dataflow's run history")
+    p.add_argument("dataflow", nargs="?")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("errors", help="show a run's quarantined rows")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="write connections and dataflows as YAML (secrets as ${ENV})")
+    p.add_argument("path", nargs="?", help="file to write (default: print)")
+
+    sub.add_parser("demo", help="create the demo connection and dataflows, and run them")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command and returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except TributaryError as error:
+        print(f"error: {error.user_message}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from core import config
+    from core.services import Workspace
+
+    workspace = Workspace.open(args.database_url)
+    if args.command == "apply":
+        applied = config.apply(workspace, args.path)
+        print(
+            f"applied {len(applied['connections'])} connection(s) and {len(applied['dataflows'])} dataflow(s): "
+            + ", ".join(applied["connections"] + applied["dataflows"])
+        )
+    elif args.command == "run":
+        progress = _TerminalProgress() if not args.json else None
+        summary = workspace.run(args.dataflow, progress=progress)
+        if progress:
+            progress.close()
+        if args.json:
+            print(json.dumps(summary.as_dict()))
+        else:
+            print(
+                f"run {summary.run_id} of {summary.dataflow}: {summary.status} — {summary.received:,} received, "
+                f"{summary.ingested:,} ingested, {summary.failed:,} failed, {summary.deleted:,} deleted "
+                f"in {summary.duration_s:.1f}s"
+            )
+            if summary.error_message:
+                print(summary.error_message, file=sys.stderr)
+        return 1 if summary.status == "failed" else 0
+    elif args.command == "preview":
+        preview = workspace.preview(args.connection, args.stream, limit=args.limit)
+        _print_frame(preview.frame, args.json)
+    elif args.command == "records":
+        _print_frame(workspace.records(args.dataflow, args.limit), args.json)
+    elif args.command == "runs":
+        columns = ["id", "dataflow", "status", "started_at", "received", "ingested", "failed", "duration_s",
+                   "error_code", "error_message"]
+        runs = workspace.runs(args.dataflow, args.limit)
+        _print_frame(runs[columns] if not runs.empty else runs, args.json)
+    elif args.command == "errors":
+        errors = workspace.run_errors(args.run_id)
+        columns = ["source_key", "origin", "code", "field", "reason", "row"]
+        _print_frame(errors[columns] if not errors.empty else errors, args.json)
+    elif args.command == "export":
+        text = config.export(workspace)
+        if args.path:
+            Path(args.path).write_text(text, encoding="utf-8")
+            print(f"wrote {args.path}")
+        else:
+            print(text, end="")
+    elif args.command == "demo":
+        from core import demo
+
+        demo.install(workspace)
+        print("demo workspace ready: connection demo_files, dataflows crm_contacts and shop_orders")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

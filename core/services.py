@@ -1,0 +1,416 @@
+"""The façade the dashboard and the CLI call: every user action is one method here.
+
+Nothing here imports streamlit; pages stay thin and only render what these
+methods return. Errors are ``TributaryError`` with a message safe to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, SecretStr, ValidationError
+from sqlalchemy import Engine, delete, select
+
+import connectors
+from connectors.base import META_PREFIX, ROW_ERROR_COLUMN, CheckResult, Connector, ConnectorError, StreamInfo
+from core import ingest
+from core.errors import ConfigurationError, NotFoundError, TributaryError
+from core.mapping import MappingResult, ProfileSchema, compile_mapping
+from core.models import NAME_PATTERN, ConnectionSpec, DataflowSpec
+from core.quality import QualitySuite
+from core.secrets import Vault
+from core.store import datasets, db
+from core.store import tables as t
+from core.store.repository import Store, utcnow
+
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A sample of a stream and a profile of its columns."""
+
+    frame: pd.DataFrame
+    profile: pd.DataFrame
+    malformed: int
+
+
+@dataclass(frozen=True)
+class MappedSample:
+    """A sample mapped and validated as a run would, without writing anything."""
+
+    sample: pd.DataFrame
+    mapped: pd.DataFrame
+    errors: pd.DataFrame
+
+
+def format_validation_error(error: ValidationError, where: str) -> str:
+    """Turns a pydantic error into one line per problem, never echoing input values."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{where}: {location}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """The names of a config model's ``SecretStr`` fields."""
+    found = set()
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = typing.get_args(annotation)
+        if annotation is SecretStr or SecretStr in args:
+            found.add(name)
+    return found
+
+
+class Workspace:
+    """One Tributary store with its vault and profile schema."""
+
+    def __init__(self, engine: Engine, vault: Vault) -> None:
+        self.engine = engine
+        self.store = Store(engine)
+        self.vault = vault
+
+    @classmethod
+    def open(cls, url: str | None = None, *, demo: bool = False) -> Workspace:
+        """Opens (creating and migrating as needed) the store; adds the demo on first start."""
+        engine = db.create_store_engine(url)
+        fresh = not db.has_tables(engine)
+        db.migrate(engine)
+        workspace = cls(engine, Vault.from_environment(db.workspace_dir()))
+        if demo and fresh:
+            from core import demo as demo_module
+
+            demo_module.install(workspace)
+        return workspace
+
+    # -- profile schema -------------------------------------------------------
+    @property
+    def schema(self) -> ProfileSchema:
+        """The default profile schema extended by the workspace's own attributes."""
+        return ProfileSchema.default().extend(self.setting("attributes", {}))
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """A workspace setting, or ``default``."""
+        with self.engine.connect() as c:
+            value = c.execute(select(t.settings.c.value).where(t.settings.c.key == key)).scalar()
+        return default if value is None else value
+
+    def save_setting(self, key: str, value: Any) -> None:
+        """Stores a workspace setting."""
+        with self.engine.begin() as c:
+            c.execute(delete(t.settings).where(t.settings.c.key == key))
+            c.execute(t.settings.insert().values(key=key, value=value, updated_at=utcnow()))
+
+    # -- connections ---------------------------------------------------------
+    def catalog(self) -> pd.DataFrame:
+        """Every source in the catalog, by category, with whether it is available now."""
+        rows = []
+        for category, entries in connectors.CATALOG.items():
+            for name, title in entries:
+                cls = connectors.REGISTRY.get(name)
+                rows.append(
+                    {
+                        "category": category,
+                        "name": name,
+                        "title": title,
+                        "available": cls is not None,
+                        "description": cls.description if cls else "",
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def connections(self) -> pd.DataFrame:
+        """The saved connections (never their secrets)."""
+        rows = self.store.connection_rows()
+        columns = ["name", "connector", "description", "updated_at"]
+        return pd.DataFrame([{k: r[k] for k in columns} for r in rows], columns=columns)
+
+    def connection_spec(self, name: str, *, masked: bool = True) -> ConnectionSpec:
+        """A connection's settings, secrets masked (or as ``${ENV}`` references for export)."""
+        row = self.store.connection_row(name)
+        config = dict(row["config"])
+        refs = dict(row["secret_refs"] or {})
+        for field in self.store.secret_tokens(row["id"]):
+            config[field] = MASK if masked else "${" + refs.get(field, _env_name(name, field)) + "}"
+        return ConnectionSpec(connector=row["connector"], config=config, description=row["description"])
+
+    def save_connection(
+        self,
+        name: str,
+        connector: str,
+        config: Mapping[str, Any],
+        description: str = "",
+        secret_refs: Mapping[str, str] | None = None,
+    ) -> None:
+        """Validates and saves a connection; secrets go to the vault, encrypted.
+
+        A secret left empty or masked keeps the stored value, so forms can
+        re-save a connection without showing its password.
+        """
+        _check_name(name, "connection")
+        cls = self._connector_class(connector)
+        existing_refs: dict[str, str] = {}
+        with contextlib.suppress(NotFoundError):
+            existing_refs = dict(self.store.connection_row(name)["secret_refs"] or {})
+        secrets = secret_fields(cls.config_model)
+        values = self._with_stored_secrets(name, cls, config)
+        try:
+            model = cls.config_model.model_validate(values)
+        except ValidationError as error:
+            raise ConfigurationError(format_validation_error(error, f"connection {name!r}")) from None
+        dumped = model.model_dump(mode="json", exclude=secrets)
+        tokens = {}
+        for field in secrets:
+            value = getattr(model, field)
+            if value is not None:
+                tokens[field] = self.vault.encrypt(value)
+        refs = {**existing_refs, **(secret_refs or {})}
+        with self.engine.begin() as c:
+            self.store.upsert_connection(c, name, connector, dumped, tokens, refs, description)
+
+    def delete_connection(self, name: str) -> None:
+        """Deletes a connection no dataflow uses."""
+        self.store.delete_connection(name)
+
+    def connector(self, name: str) -> Connector:
+        """The connector of a saved connection, with its secrets decrypted."""
+        row = self.store.connection_row(name)
+        config = dict(row["config"])
+        for field, token in self.store.secret_tokens(row["id"]).items():
+            config[field] = self.vault.decrypt(token)
+        return self._connector_class(row["connector"])(config)
+
+    def redactor(self, name: str):  # type: ignore[no-untyped-def]
+        """A function that masks the connection's secret values in any text."""
+        row = self.store.connection_row(name)
+        values = [
+            self.vault.decrypt(tok).get_secret_value() for tok in self.store.secret_tokens(row["id"]).values()
+        ]
+        values = [v for v in values if len(v) >= 3]
+
+        def redact(text: str) -> str:
+            for value in values:
+                text = text.replace(value, MASK)
+            return text
+
+        return redact
+
+    def test_connection(
+        self, name: str | None = None, connector: str | None = None, config: Mapping[str, Any] | None = None
+    ) -> CheckResult:
+        """Checks a saved connection, or unsaved settings; never raises."""
+        try:
+            if name is not None and config is None:
+                instance = self.connector(name)
+                redact = self.redactor(name)
+            else:
+                cls = self._connector_class(connector or "")
+                # Editing a saved connection: secrets left empty mean "keep the stored ones".
+                values = self._with_stored_secrets(name, cls, config or {}) if name else dict(config or {})
+                instance = cls(values)
+                secrets = [
+                    str(v.get_secret_value() if isinstance(v, SecretStr) else v)
+                    for k, v in (config or {}).items()
+                    if k in secret_fields(cls.config_model) and v
+                ]
+
+                def redact(text: str) -> str:
+                    for value in secrets:
+                        text = text.replace(value, MASK)
+                    return text
+
+            result = instance.check()
+            return CheckResult(result.ok, redact(result.message))
+        except ValidationError as error:
+            return CheckResult(False, format_validation_error(error, "connection"))
+        except (TributaryError, ConnectorError) as error:
+            return CheckResult(False, error.user_message)
+
+    def streams(self, connection: str) -> list[StreamInfo]:
+        """The streams a connection offers."""
+        return self._guard(connection, lambda c: c.discover())
+
+    def preview(
+        self, connection: str, stream: str, options: Mapping[str, Any] | None = None, limit: int = 1000
+    ) -> Preview:
+        """A sample of a stream with a profile of each column."""
+        frame = self._guard(connection, lambda c: c.sample(stream, limit, c.parse_options(options).model_dump()))
+        from core.profiling import profile_columns
+
+        malformed = int(frame.get(ROW_ERROR_COLUMN, pd.Series(dtype=object)).notna().sum())
+        visible = frame[[c for c in frame.columns if not str(c).startswith(META_PREFIX)]]
+        return Preview(frame=visible, profile=profile_columns(visible), malformed=malformed)
+
+    # -- dataflows -------------------------------------------------------------
+    def dataflows(self) -> pd.DataFrame:
+        """The dataflows with their source and last run."""
+        runs = self.store.runs_frame(limit=10_000)
+        last = runs.drop_duplicates("dataflow_id") if not runs.empty else pd.DataFrame()
+        rows = []
+        for row in self.store.dataflow_rows():
+            spec = DataflowSpec.model_validate(row["spec"])
+            latest = last[last["dataflow_id"] == row["id"]] if not last.empty else pd.DataFrame()
+            rows.append(
+                {
+                    "name": row["name"],
+                    "connection": spec.source.connection,
+                    "stream": spec.source.stream,
+                    "mode": spec.sync.mode,
+                    "schedule": spec.schedule.every if spec.schedule and spec.schedule.every else "manual",
+                    "version": row["version"],
+                    "last_status": latest["status"].iloc[0] if not latest.empty else None,
+                    "last_run_at": latest["started_at"].iloc[0] if not latest.empty else None,
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=["name", "connection", "stream", "mode", "schedule", "version", "last_status", "last_run_at"],
+        )
+
+    def dataflow_spec(self, name: str) -> DataflowSpec:
+        """A saved dataflow's spec."""
+        return DataflowSpec.model_validate(self.store.dataflow_row(name)["spec"])
+
+    def validate_dataflow(self, name: str, spec: DataflowSpec | Mapping[str, Any]) -> DataflowSpec:
+        """Checks a dataflow against its connection, the profile schema and GX; returns it parsed."""
+        try:
+            parsed = spec if isinstance(spec, DataflowSpec) else DataflowSpec.model_validate(spec)
+        except ValidationError as error:
+            raise ConfigurationError(format_validation_error(error, f"dataflow {name!r}")) from None
+        row = self.store.connection_row(parsed.source.connection)
+        cls = self._connector_class(row["connector"])
+        try:
+            cls.options_model.model_validate(parsed.source.options)
+        except ValidationError as error:
+            raise ConfigurationError(format_validation_error(error, f"dataflow {name!r}: source")) from None
+        compiled = compile_mapping(parsed.mapping, self.schema)
+        QualitySuite.parse(parsed.quality).check_columns(compiled.targets)
+        return parsed
+
+    def save_dataflow(self, name: str, spec: DataflowSpec | Mapping[str, Any]) -> None:
+        """Validates and saves a dataflow (a changed spec becomes a new version)."""
+        _check_name(name, "dataflow")
+        parsed = self.validate_dataflow(name, spec)
+        connection = self.store.connection_row(parsed.source.connection)
+        with self.engine.begin() as c:
+            self.store.upsert_dataflow(c, name, connection["id"], parsed.model_dump(mode="json", exclude_none=True))
+
+    def map_sample(self, spec: DataflowSpec, limit: int = 1000) -> MappedSample:
+        """Maps and validates a sample of the source exactly as a run would, writing nothing."""
+        sample = self.preview(spec.source.connection, spec.source.stream, spec.source.options, limit).frame
+        compiled = compile_mapping(spec.mapping, self.schema, list(sample.columns))
+        result: MappingResult = compiled.apply(sample)
+        suite = QualitySuite.parse(spec.quality)
+        failures = suite.validate(result.frame.drop(index=result.errors["row"].unique()))
+        errors = pd.concat(
+            [
+                result.errors[ingest.ERROR_COLUMNS],
+                failures.assign(code=failures["expectation"])[ingest.ERROR_COLUMNS],
+            ],
+            ignore_index=True,
+        )
+        return MappedSample(sample=sample, mapped=result.frame, errors=errors)
+
+    def run(
+        self, name: str, *, trigger: str = "manual", progress: ingest.ProgressCallback | None = None
+    ) -> ingest.RunSummary:
+        """Runs a dataflow now, in this process."""
+        row = self.store.dataflow_row(name)
+        spec = DataflowSpec.model_validate(row["spec"])
+        runner = ingest.DataflowRun(
+            self.store,
+            row,
+            self.connector(spec.source.connection),
+            self.schema,
+            trigger=trigger,
+            progress=progress,
+            redact=self.redactor(spec.source.connection),
+        )
+        return runner.execute()
+
+    def runs(self, dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
+        """Run history, newest first."""
+        dataflow_id = self.store.dataflow_row(dataflow)["id"] if dataflow else None
+        return self.store.runs_frame(dataflow_id, limit)
+
+    def run_errors(self, run_id: int, limit: int = 10_000) -> pd.DataFrame:
+        """The quarantined rows of a run."""
+        self.store.run_row(run_id)
+        return self.store.errors_frame(run_id, limit)
+
+    def records(self, dataflow: str, limit: int | None = 1000) -> pd.DataFrame:
+        """A dataflow's ingested records (mapped attributes, source key, lineage)."""
+        row = self.store.dataflow_row(dataflow)
+        table = datasets.dataset_table(self.engine, row["id"])
+        if table is None:
+            return pd.DataFrame()
+        return datasets.read_records(self.engine, table, limit)
+
+    def record_count(self, dataflow: str) -> int:
+        """How many records a dataflow's dataset holds."""
+        table = datasets.dataset_table(self.engine, self.store.dataflow_row(dataflow)["id"])
+        return 0 if table is None else datasets.count_records(self.engine, table)
+
+    def overview(self) -> dict[str, Any]:
+        """Headline figures for the overview page."""
+        runs = self.store.runs_frame(limit=10_000)
+        return {
+            "connections": len(self.store.connection_rows()),
+            "dataflows": len(self.store.dataflow_rows()),
+            "runs": len(runs),
+            "records_ingested": int(runs["ingested"].sum()) if not runs.empty else 0,
+            "rows_failed": int(runs["failed"].sum()) if not runs.empty else 0,
+        }
+
+    # -- helpers -------------------------------------------------------------
+    def _with_stored_secrets(
+        self, name: str, cls: type[Connector], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``config`` with its empty or masked secrets filled from the saved connection ``name``."""
+        values = dict(config)
+        try:
+            stored = self.store.secret_tokens(self.store.connection_row(name)["id"])
+        except NotFoundError:
+            return values
+        for field in secret_fields(cls.config_model):
+            value = values.get(field)
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if plain in (None, "", MASK) and field in stored:
+                values[field] = self.vault.decrypt(stored[field])
+        return values
+
+    def _connector_class(self, name: str) -> type[Connector]:
+        try:
+            return connectors.connector_class(name)
+        except KeyError as error:
+            raise ConfigurationError(str(error.args[0])) from None
+
+    def _guard(self, connection: str, action):  # type: ignore[no-untyped-def]
+        """Calls ``action(connector)``, turning connector errors into TributaryErrors."""
+        instance = self.connector(connection)
+        try:
+            return action(instance)
+        except ConnectorError as error:
+            raise ingest.from_connector(error) from None
+        except ValidationError as error:
+            raise ConfigurationError(format_validation_error(error, "options")) from None
+
+
+def _check_name(name: str, kind: str) -> None:
+    """Rejects names that ``python -m core apply`` would reject, so exports always re-apply."""
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        raise ConfigurationError(
+            f"{kind} name {name!r} must start with a letter and use only letters, digits, '_' or '-'"
+        )
+
+
+def _env_name(connection: str, field: str) -> str:
+    return f"{connection}_{field}".upper().replace("-", "_")

@@ -1,0 +1,159 @@
+"""One dataflow never runs twice at once: a lease row with a fencing token.
+
+A run takes the lease by compare-and-swap on the token, renews it in every
+chunk's transaction (and from a heartbeat thread between chunks), and every
+commit checks that its token is still the current one: a process that stalled
+and lost the lease can no longer write. A lease whose owner died on this host,
+or whose expiry passed, may be taken over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import LeaseLostError
+from core.store import tables as t
+from core.store.repository import utcnow
+
+DEFAULT_TTL_S = 120.0
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timezone-aware columns back naive; they were written in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    """Whether the owner was a process on this host that no longer exists."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Lease:
+    """The right to run one dataflow, held by this process until released."""
+
+    def __init__(self, engine: Engine, dataflow_id: int, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self.engine = engine
+        self.dataflow_id = dataflow_id
+        self.ttl = timedelta(seconds=ttl_s)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.token: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> int:
+        """Takes the lease or raises LeaseLostError saying who holds it."""
+        now = utcnow()
+        with self.engine.begin() as c:
+            row = (
+                c.execute(select(t.leases).where(t.leases.c.dataflow_id == self.dataflow_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                try:
+                    c.execute(
+                        insert(t.leases).values(
+                            dataflow_id=self.dataflow_id,
+                            owner=self.owner,
+                            token=1,
+                            acquired_at=now,
+                            expires_at=now + self.ttl,
+                        )
+                    )
+                except IntegrityError:
+                    raise self._held_error("another process") from None
+                self.token = 1
+                return 1
+            expires = _as_utc(row["expires_at"])
+            free = (
+                row["owner"] is None
+                or (expires is not None and expires < now)
+                or _owner_is_dead(row["owner"])
+            )
+            if not free:
+                raise self._held_error(str(row["owner"]).rsplit(":", 1)[0])
+            token = int(row["token"]) + 1
+            swapped = c.execute(
+                update(t.leases)
+                .where(t.leases.c.dataflow_id == self.dataflow_id, t.leases.c.token == row["token"])
+                .values(owner=self.owner, token=token, acquired_at=now, expires_at=now + self.ttl)
+            ).rowcount
+            if swapped != 1:
+                raise self._held_error("another process")
+        self.token = token
+        return token
+
+    def _held_error(self, holder: str) -> LeaseLostError:
+        return LeaseLostError(
+            f"This dataflow is already running ({holder}); wait for that run to finish.",
+            code="already_running",
+        )
+
+    def renew(self, conn: Connection) -> None:
+        """Extends the lease inside the caller's transaction; raises if it was lost."""
+        changed = conn.execute(
+            update(t.leases)
+            .where(
+                t.leases.c.dataflow_id == self.dataflow_id,
+                t.leases.c.token == self.token,
+                t.leases.c.owner == self.owner,
+            )
+            .values(expires_at=utcnow() + self.ttl)
+        ).rowcount
+        if changed != 1:
+            raise LeaseLostError(
+                "This run lost its lease to another process (it stalled past the lease expiry); "
+                "its last chunk was not written."
+            )
+
+    def start_heartbeat(self) -> None:
+        """Renews the lease in the background while a long chunk is processed."""
+        interval = self.ttl.total_seconds() / 3
+
+        def beat() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    with self.engine.begin() as c:
+                        self.renew(c)
+                except LeaseLostError:
+                    return
+                except Exception:  # a transient store error: the next beat retries
+                    continue
+
+        self._thread = threading.Thread(target=beat, name=f"lease-{self.dataflow_id}", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        """Stops the heartbeat and frees the lease if this process still holds it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.token is None:
+            return
+        with self.engine.begin() as c:
+            c.execute(
+                update(t.leases)
+                .where(t.leases.c.dataflow_id == self.dataflow_id, t.leases.c.token == self.token)
+                .values(owner=None, expires_at=utcnow())
+            )

@@ -1,0 +1,282 @@
+"""Reads and writes of Tributary's own tables, one small method per question."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from core.errors import NotFoundError
+from core.store import tables as t
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Store:
+    """The repository over one store engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- connections -------------------------------------------------------
+    def connection_row(self, name: str, conn: Connection | None = None) -> Mapping[str, Any]:
+        """The connection named ``name``; NotFoundError lists the known ones."""
+        with self._reader(conn) as c:
+            row = c.execute(select(t.connections).where(t.connections.c.name == name)).mappings().first()
+            if row is None:
+                known = c.execute(select(t.connections.c.name)).scalars().all()
+                raise NotFoundError(_unknown("connection", name, known))
+            return row
+
+    def connection_rows(self) -> list[Mapping[str, Any]]:
+        """All connections, by name."""
+        with self.engine.connect() as c:
+            return list(c.execute(select(t.connections).order_by(t.connections.c.name)).mappings())
+
+    def upsert_connection(
+        self,
+        conn: Connection,
+        name: str,
+        connector: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, bytes],
+        secret_refs: Mapping[str, str],
+        description: str = "",
+    ) -> int:
+        """Creates or updates a connection and replaces the given secrets."""
+        now = utcnow()
+        existing = conn.execute(select(t.connections.c.id).where(t.connections.c.name == name)).scalar()
+        values = {
+            "connector": connector,
+            "config": dict(config),
+            "secret_refs": dict(secret_refs),
+            "description": description,
+            "updated_at": now,
+        }
+        if existing is None:
+            existing = conn.execute(
+                insert(t.connections)
+                .values(name=name, created_at=now, **values)
+                .returning(t.connections.c.id)
+            ).scalar_one()
+        else:
+            conn.execute(update(t.connections).where(t.connections.c.id == existing).values(**values))
+        for field, ciphertext in secrets.items():
+            conn.execute(
+                delete(t.secrets).where(t.secrets.c.connection_id == existing, t.secrets.c.field == field)
+            )
+            conn.execute(
+                insert(t.secrets).values(
+                    connection_id=existing, field=field, ciphertext=ciphertext, updated_at=now
+                )
+            )
+        return int(existing)
+
+    def secret_tokens(self, connection_id: int) -> dict[str, bytes]:
+        """The encrypted secrets of a connection, by field."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(t.secrets.c.field, t.secrets.c.ciphertext).where(
+                    t.secrets.c.connection_id == connection_id
+                )
+            )
+            return {field: bytes(token) for field, token in rows}
+
+    def delete_connection(self, name: str) -> None:
+        """Deletes a connection that no dataflow uses."""
+        with self.engine.begin() as c:
+            row = self.connection_row(name, c)
+            users = (
+                c.execute(select(t.dataflows.c.name).where(t.dataflows.c.connection_id == row["id"]))
+                .scalars()
+                .all()
+            )
+            if users:
+                raise NotFoundError(
+                    f"Connection {name!r} is used by dataflow(s) {', '.join(users)}; delete those first."
+                )
+            c.execute(delete(t.secrets).where(t.secrets.c.connection_id == row["id"]))
+            c.execute(delete(t.connections).where(t.connections.c.id == row["id"]))
+
+    # -- dataflows ---------------------------------------------------------
+    def dataflow_row(self, name: str, conn: Connection | None = None) -> Mapping[str, Any]:
+        """The dataflow named ``name``; NotFoundError lists the known ones."""
+        with self._reader(conn) as c:
+            row = c.execute(select(t.dataflows).where(t.dataflows.c.name == name)).mappings().first()
+            if row is None:
+                known = c.execute(select(t.dataflows.c.name)).scalars().all()
+                raise NotFoundError(_unknown("dataflow", name, known))
+            return row
+
+    def dataflow_rows(self) -> list[Mapping[str, Any]]:
+        """All dataflows, by name."""
+        with self.engine.connect() as c:
+            return list(c.execute(select(t.dataflows).order_by(t.dataflows.c.name)).mappings())
+
+    def upsert_dataflow(
+        self, conn: Connection, name: str, connection_id: int, spec: Mapping[str, Any]
+    ) -> int:
+        """Creates a dataflow or, when its spec changed, saves it as a new version."""
+        now = utcnow()
+        row = conn.execute(select(t.dataflows).where(t.dataflows.c.name == name)).mappings().first()
+        enabled = int(bool(spec.get("enabled", True)))
+        if row is None:
+            return int(
+                conn.execute(
+                    insert(t.dataflows)
+                    .values(
+                        name=name,
+                        connection_id=connection_id,
+                        spec=dict(spec),
+                        version=1,
+                        enabled=enabled,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(t.dataflows.c.id)
+                ).scalar_one()
+            )
+        if row["spec"] != spec or row["connection_id"] != connection_id:
+            conn.execute(
+                update(t.dataflows)
+                .where(t.dataflows.c.id == row["id"])
+                .values(
+                    connection_id=connection_id,
+                    spec=dict(spec),
+                    version=row["version"] + 1,
+                    enabled=enabled,
+                    updated_at=now,
+                )
+            )
+        return int(row["id"])
+
+    # -- runs ----------------------------------------------------------------
+    def start_run(self, dataflow_id: int, trigger: str, mode: str, resumed_from: int | None) -> int:
+        """Records a new running run and returns its id."""
+        with self.engine.begin() as c:
+            return int(
+                c.execute(
+                    insert(t.runs)
+                    .values(
+                        dataflow_id=dataflow_id,
+                        status="running",
+                        trigger=trigger,
+                        mode=mode,
+                        started_at=utcnow(),
+                        resumed_from=resumed_from,
+                    )
+                    .returning(t.runs.c.id)
+                ).scalar_one()
+            )
+
+    def abandon_running(self, conn: Connection, dataflow_id: int) -> None:
+        """Marks runs of a dataflow left 'running' by a dead process as abandoned."""
+        conn.execute(
+            update(t.runs)
+            .where(t.runs.c.dataflow_id == dataflow_id, t.runs.c.status == "running")
+            .values(
+                status="abandoned",
+                finished_at=utcnow(),
+                error_code="abandoned",
+                error_message="The process running it stopped before it finished; a later run resumed.",
+            )
+        )
+
+    def run_row(self, run_id: int) -> Mapping[str, Any]:
+        """One run, with its dataflow's name."""
+        with self.engine.connect() as c:
+            row = (
+                c.execute(
+                    select(t.runs, t.dataflows.c.name.label("dataflow"))
+                    .join(t.dataflows, t.dataflows.c.id == t.runs.c.dataflow_id)
+                    .where(t.runs.c.id == run_id)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"There is no run {run_id}.")
+        return row
+
+    def runs_frame(self, dataflow_id: int | None = None, limit: int = 200) -> pd.DataFrame:
+        """Recent runs, newest first, with their dataflow's name."""
+        query = (
+            select(t.runs, t.dataflows.c.name.label("dataflow"))
+            .join(t.dataflows, t.dataflows.c.id == t.runs.c.dataflow_id)
+            .order_by(t.runs.c.id.desc())
+            .limit(limit)
+        )
+        if dataflow_id is not None:
+            query = query.where(t.runs.c.dataflow_id == dataflow_id)
+        with self.engine.connect() as c:
+            return pd.DataFrame(c.execute(query).mappings().all())
+
+    def errors_frame(self, run_id: int, limit: int = 10_000) -> pd.DataFrame:
+        """The quarantined rows of a run with their codes and reasons."""
+        query = (
+            select(t.run_errors)
+            .where(t.run_errors.c.run_id == run_id)
+            .order_by(t.run_errors.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return pd.DataFrame(c.execute(query).mappings().all())
+
+    def count_errors(self, run_id: int) -> int:
+        """How many error rows a run recorded."""
+        with self.engine.connect() as c:
+            return int(
+                c.execute(
+                    select(func.count()).select_from(t.run_errors).where(t.run_errors.c.run_id == run_id)
+                ).scalar_one()
+            )
+
+    # -- cursors -------------------------------------------------------------
+    def cursor_state(self, dataflow_id: int, conn: Connection | None = None) -> dict[str, Any]:
+        """The dataflow's sync state (watermark, resume point), or an empty dict."""
+        with self._reader(conn) as c:
+            state = c.execute(
+                select(t.cursors.c.state).where(t.cursors.c.dataflow_id == dataflow_id)
+            ).scalar()
+        return dict(state or {})
+
+    def save_cursor_state(self, conn: Connection, dataflow_id: int, state: Mapping[str, Any]) -> None:
+        """Saves the sync state inside the caller's transaction."""
+        changed = conn.execute(
+            update(t.cursors)
+            .where(t.cursors.c.dataflow_id == dataflow_id)
+            .values(state=dict(state), updated_at=utcnow())
+        ).rowcount
+        if not changed:
+            conn.execute(
+                insert(t.cursors).values(dataflow_id=dataflow_id, state=dict(state), updated_at=utcnow())
+            )
+
+    def _reader(self, conn: Connection | None):  # type: ignore[no-untyped-def]
+        return _Borrowed(conn) if conn is not None else self.engine.connect()
+
+
+class _Borrowed:
+    """Context manager that lends an open connection without closing it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _unknown(kind: str, name: str, known: list[str] | Any) -> str:
+    known = sorted(known)
+    if not known:
+        return f"There is no {kind} named {name!r}; none exist yet."
+    return f"There is no {kind} named {name!r}. Known: {', '.join(known)}."

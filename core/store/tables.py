@@ -1,0 +1,145 @@
+"""Tributary's own tables (SQLAlchemy Core). Alembic migrations create them.
+
+Datasets (one table per dataflow) are not here: their columns follow the
+dataflow's mapping, so ``core.store.datasets`` creates and widens them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("connector", String(100), nullable=False),
+    Column("config", JSON, nullable=False),  # non-secret settings only
+    Column("secret_refs", JSON, nullable=False, default=dict),  # field -> ${ENV} name it came from
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    Column("field", String(200), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("connection_id", "field", name="uq_secrets_connection_field"),
+)
+
+dataflows = Table(
+    "dataflows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("connection_id", Integer, ForeignKey("connections.id"), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("enabled", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),  # running|succeeded|partial|failed|abandoned
+    Column("trigger", String(20), nullable=False, default="manual"),
+    Column("mode", String(20), nullable=False, default="full_refresh"),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("received", BigInteger, nullable=False, default=0),
+    Column("ingested", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+    Column("deleted", BigInteger, nullable=False, default=0),
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("duration_s", Float),
+    Column("error_code", String(50)),
+    Column("error_message", Text),
+    Column("resumed_from", Integer),
+    Index("ix_runs_dataflow_started", "dataflow_id", "started_at"),
+)
+
+run_errors = Table(
+    "run_errors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dataflow_id", Integer, nullable=False),
+    Column("source_key", Text),
+    Column("origin", Text),
+    Column("code", String(50), nullable=False),
+    Column("field", String(200)),
+    Column("reason", Text, nullable=False),
+    Column("row", JSON),  # the source row as received, for replay and download
+    Index("ix_run_errors_run", "run_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("dataflow_id", Integer, primary_key=True),
+    Column("owner", String(200)),
+    Column("token", BigInteger, nullable=False, default=0),
+    Column("acquired_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), primary_key=True),
+    Column("table_name", String(200), nullable=False, unique=True),
+    Column("columns", JSON, nullable=False),  # attribute path -> type
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("dataflow_id", Integer, nullable=False, primary_key=True),
+    Column("source_key", Text, nullable=False, primary_key=True),
+    Column("namespace", String(100), nullable=False, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_identities_namespace_value", "namespace", "value"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

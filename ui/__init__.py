@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages. Only app.py, pages/ and ui/ import streamlit."""
