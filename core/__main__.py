@@ -106,7 +106,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "apply":
         applied = config.apply(workspace, args.path)
         print(
-            f"applied {len(applied['connections'])} connection(s) and {len(applied['dataflows'])} dataflow(s): "
+            f"applied {len(applied['connections'])} connection(s) "
+            f"and {len(applied['dataflows'])} dataflow(s): "
             + ", ".join(applied["connections"] + applied["dataflows"])
         )
     elif args.command == "run":
@@ -118,9 +119,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(json.dumps(summary.as_dict()))
         else:
             print(
-                f"run {summary.run_id} of {summary.dataflow}: {summary.status} — {summary.received:,} received, "
-                f"{summary.ingested:,} ingested, {summary.failed:,} failed, {summary.deleted:,} deleted "
-                f"in {summary.duration_s:.1f}s"
+                f"run {summary.run_id} of {summary.dataflow}: {summary.status} — "
+                f"{summary.received:,} received, {summary.ingested:,} ingested, "
+                f"{summary.failed:,} failed, {summary.deleted:,} deleted in {summary.duration_s:.1f}s"
             )
             if summary.error_message:
                 print(summary.error_message, file=sys.stderr)
@@ -131,8 +132,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "records":
         _print_frame(workspace.records(args.dataflow, args.limit), args.json)
     elif args.command == "runs":
-        columns = ["id", "dataflow", "status", "started_at", "received", "ingested", "failed", "duration_s",
-                   "error_code", "error_message"]
+        columns = [
+            "id",
+            "dataflow",
+            "status",
+            "started_at",
+            "received",
+            "ingested",
+            "failed",
+            "duration_s",
+            "error_code",
+            "error_message",
+        ]
         runs = workspace.runs(args.dataflow, args.limit)
         _print_frame(runs[columns] if not runs.empty else runs, args.json)
     elif args.command == "errors":

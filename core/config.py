@@ -11,6 +11,8 @@ import os
 import re
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,9 @@ def load_file(path: Path) -> WorkspaceSpec:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigurationError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+        raise ConfigurationError(
+            f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'connections' and/or 'dataflows'.")
     try:
@@ -121,25 +125,29 @@ def apply(workspace: Workspace, path: str | Path) -> dict[str, list[str]]:
             try:
                 secrets = secret_fields(workspace._connector_class(connection.connector).config_model)
             except TributaryError as error:
-                raise ConfigurationError(f"{file}: connections.{name}.connector: {error.user_message}") from None
+                raise ConfigurationError(
+                    f"{file}: connections.{name}.connector: {error.user_message}"
+                ) from None
             for key, value in connection.config.items():
                 config[key], ref = _resolve(value, f"{file}: connections.{name}.config.{key}")
                 if ref and key in secrets:
                     refs[key] = ref
-            _prefixed(file, lambda: workspace.save_connection(
-                name, connection.connector, config, connection.description, refs
-            ))
+            with _prefixed(file):
+                workspace.save_connection(name, connection.connector, config, connection.description, refs)
             applied["connections"].append(name)
     for file, spec in specs:
         for name, dataflow in spec.dataflows.items():
-            _prefixed(file, lambda: workspace.save_dataflow(name, dataflow))
+            with _prefixed(file):
+                workspace.save_dataflow(name, dataflow)
             applied["dataflows"].append(name)
     return applied
 
 
-def _prefixed(file: Path, action):  # type: ignore[no-untyped-def]
+@contextmanager
+def _prefixed(file: Path) -> Iterator[None]:
+    """Names the file in any error raised while applying what it describes."""
     try:
-        return action()
+        yield
     except TributaryError as error:
         raise ConfigurationError(f"{file}: {error.user_message}", code=error.code) from None
 

@@ -98,7 +98,13 @@ class RunMax:
     def to_state(self) -> dict[str, Any]:
         """The progress as JSON-ready state."""
         kind = self.kind or "string"
-        return {"run_max": {"kind": self.kind, "value": _dump(self.value, kind), "ties": sorted(self.ties)[-MAX_TIES:]}}
+        return {
+            "run_max": {
+                "kind": self.kind,
+                "value": _dump(self.value, kind),
+                "ties": sorted(self.ties)[-MAX_TIES:],
+            }
+        }
 
 
 @dataclass
@@ -150,4 +156,10 @@ class Watermark:
     def to_state(self) -> dict[str, Any]:
         """The watermark as JSON-ready state."""
         kind = self.kind or "string"
-        return {"cursor": {"kind": self.kind, "value": _dump(self.value, kind), "ties": sorted(self.ties)[-MAX_TIES:]}}
+        return {
+            "cursor": {
+                "kind": self.kind,
+                "value": _dump(self.value, kind),
+                "ties": sorted(self.ties)[-MAX_TIES:],
+            }
+        }

@@ -16,10 +16,46 @@ import pandas as pd
 
 from core.store import db
 
-FIRST = ["Anna", "Ben", "Chloé", "David", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kasia", "Luca",
-         "Mona", "Nils", "Olga", "Pablo", "Rosa", "Sven", "Tara", "Yusuf"]
-LAST = ["Müller", "Martin", "García", "Rossi", "Nowak", "Jansen", "Dubois", "Silva", "Novák", "Olsen",
-        "O'Brien", "Schmidt", "Bernard", "López", "Bianchi", "Kowalski"]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Chloé",
+    "David",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kasia",
+    "Luca",
+    "Mona",
+    "Nils",
+    "Olga",
+    "Pablo",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Yusuf",
+]
+LAST = [
+    "Müller",
+    "Martin",
+    "García",
+    "Rossi",
+    "Nowak",
+    "Jansen",
+    "Dubois",
+    "Silva",
+    "Novák",
+    "Olsen",
+    "O'Brien",
+    "Schmidt",
+    "Bernard",
+    "López",
+    "Bianchi",
+    "Kowalski",
+]
 COUNTRIES = ["DE", "FR", "ES", "IT", "PL", "NL", "GB", "de", " fr"]
 TIERS = ["bronze", "silver", "gold", "platinum"]
 
@@ -40,13 +76,25 @@ DEMO_SPEC: dict[str, Any] = {
                 "loyalty.tier": "lower(tier)",
                 "loyalty.joinedAt": "to_date(signup_date)",
             },
-            "identities": {"email": "personalEmail.address", "crm_id": "crmId", "phone": "mobilePhone.number"},
+            "identities": {
+                "email": "personalEmail.address",
+                "crm_id": "crmId",
+                "phone": "mobilePhone.number",
+            },
             "quality": [
                 {"expect_column_values_to_not_be_null": {"column": "crmId"}},
-                {"expect_column_values_to_match_regex": {"column": "personalEmail.address",
-                                                         "regex": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}},
-                {"expect_column_values_to_be_in_set": {"column": "loyalty.tier",
-                                                       "value_set": ["bronze", "silver", "gold", "platinum"]}},
+                {
+                    "expect_column_values_to_match_regex": {
+                        "column": "personalEmail.address",
+                        "regex": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                    }
+                },
+                {
+                    "expect_column_values_to_be_in_set": {
+                        "column": "loyalty.tier",
+                        "value_set": ["bronze", "silver", "gold", "platinum"],
+                    }
+                },
                 {"expect_column_values_to_be_between": {"column": "loyalty.points", "min_value": 0}},
             ],
             "error_threshold": 0.05,
@@ -69,7 +117,12 @@ DEMO_SPEC: dict[str, Any] = {
             "quality": [
                 {"expect_column_values_to_not_be_null": {"column": "order.id"}},
                 {"expect_column_values_to_be_between": {"column": "order.total", "min_value": 0}},
-                {"expect_column_values_to_be_in_set": {"column": "order.currency", "value_set": ["EUR", "GBP", "PLN"]}},
+                {
+                    "expect_column_values_to_be_in_set": {
+                        "column": "order.currency",
+                        "value_set": ["EUR", "GBP", "PLN"],
+                    }
+                },
             ],
             "schedule": {"every": "day", "start": "2026-12-01T03:00:00", "timezone": "Europe/Paris"},
         },
@@ -84,10 +137,14 @@ def write_contacts(path: Path, rows: int = 1000, seed: int = 7) -> pd.DataFrame:
     first = np.array(FIRST)[rng.integers(0, len(FIRST), rows)]
     last = np.array(LAST)[rng.integers(0, len(LAST), rows)]
     ascii_first = pd.Series(first).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-    email = (ascii_first.str.lower() + "." + pd.Series(ids).astype(str) + "@example.com").to_numpy(dtype=object)
+    email = (ascii_first.str.lower() + "." + pd.Series(ids).astype(str) + "@example.com").to_numpy(
+        dtype=object
+    )
     shout = rng.random(rows) < 0.1
     email[shout] = "  " + pd.Series(email[shout]).str.upper().to_numpy() + " "  # fixed by lower(trim())
-    updated = pd.Timestamp("2026-11-01T08:00:00Z") + pd.to_timedelta(rng.integers(0, 27 * 86400, rows), unit="s")
+    updated = pd.Timestamp("2026-11-01T08:00:00Z") + pd.to_timedelta(
+        rng.integers(0, 27 * 86400, rows), unit="s"
+    )
     frame = pd.DataFrame(
         {
             "customer_id": ids.astype(str),
@@ -98,8 +155,9 @@ def write_contacts(path: Path, rows: int = 1000, seed: int = 7) -> pd.DataFrame:
             "country": np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), rows)],
             "points": rng.integers(0, 20000, rows).astype(str),
             "tier": np.array(TIERS)[rng.integers(0, len(TIERS), rows)],
-            "signup_date": (pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 2500, rows), unit="D"))
-            .strftime("%Y-%m-%d"),
+            "signup_date": (
+                pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 2500, rows), unit="D")
+            ).strftime("%Y-%m-%d"),
             "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
@@ -118,14 +176,21 @@ def write_orders(folder: Path, rows: int = 2000, seed: int = 11) -> pd.DataFrame
     """Writes two months of orders as JSON lines, one file per month."""
     rng = np.random.default_rng(seed)
     customer = rng.integers(1, 1001, rows)
-    placed = pd.Timestamp("2026-09-01T00:00:00Z") + pd.to_timedelta(rng.integers(0, 61 * 86400, rows), unit="s")
+    placed = pd.Timestamp("2026-09-01T00:00:00Z") + pd.to_timedelta(
+        rng.integers(0, 61 * 86400, rows), unit="s"
+    )
     frame = pd.DataFrame(
         {
             "order_id": [f"O-{i:06d}" for i in range(1, rows + 1)],
             "customer_id": customer.astype(str),
-            "email": pd.Series(np.array(FIRST)[customer % len(FIRST)]).str.normalize("NFKD")
-            .str.encode("ascii", "ignore").str.decode("ascii").str.lower()
-            + "." + pd.Series(customer).astype(str) + "@example.com",
+            "email": pd.Series(np.array(FIRST)[customer % len(FIRST)])
+            .str.normalize("NFKD")
+            .str.encode("ascii", "ignore")
+            .str.decode("ascii")
+            .str.lower()
+            + "."
+            + pd.Series(customer).astype(str)
+            + "@example.com",
             "total": np.round(rng.gamma(2.0, 40.0, rows), 2),
             "currency": np.array(["EUR", "eur", "GBP", "PLN"])[rng.integers(0, 4, rows)],
             "placed_at": placed.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -18,9 +18,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
-from connectors.base import ORIGIN_COLUMN, RAW_COLUMN, ROW_ERROR_COLUMN, Connector, ConnectorError
+from connectors.base import (
+    META_PREFIX,
+    ORIGIN_COLUMN,
+    RAW_COLUMN,
+    ROW_ERROR_COLUMN,
+    Connector,
+    ConnectorError,
+)
 from core import cursor as cursors
 from core.errors import (
     ConfigurationError,
@@ -85,7 +92,7 @@ class DataflowRun:
     def __init__(
         self,
         store: Store,
-        dataflow: Mapping[str, Any],
+        dataflow: Mapping[str, Any] | RowMapping,
         connector: Connector,
         schema: ProfileSchema,
         *,
@@ -104,6 +111,7 @@ class DataflowRun:
         self.dataflow_id = int(dataflow["id"])
         self.options = connector.parse_options(self.spec.source.options).model_dump()
         self.mapping = compile_mapping(self.spec.mapping, schema)
+        self._compiled_for: list[str] | None = None
         self.suite = QualitySuite.parse(self.spec.quality)
         self.suite.check_columns(self.mapping.targets)
         self.types = {target: schema.get(target).type for target in self.mapping.targets}
@@ -136,10 +144,17 @@ class DataflowRun:
                 self._fail(summary, wrapped.code, wrapped.user_message, lease)
             except Exception as error:  # the run records it; the process stays alive
                 log.exception("run %s of %s failed unexpectedly", run_id, self.row["name"])
-                self._fail(summary, "internal", f"Unexpected {type(error).__name__}: {self.redact(str(error))}", lease)
+                self._fail(
+                    summary,
+                    "internal",
+                    f"Unexpected {type(error).__name__}: {self.redact(str(error))}",
+                    lease,
+                )
             summary.duration_s = round(time.monotonic() - started, 3)
             with self.store.engine.begin() as conn:
-                conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(duration_s=summary.duration_s))
+                conn.execute(
+                    update(t.runs).where(t.runs.c.id == run_id).values(duration_s=summary.duration_s)
+                )
             return summary
         finally:
             lease.release()
@@ -231,10 +246,18 @@ class DataflowRun:
     def _prepare(self, raw: pd.DataFrame, watermark: cursors.Watermark | None) -> _Chunk:
         """Filters, keys, maps and validates one chunk, vectorised."""
         raw = raw.reset_index(drop=True)
-        origin = raw[ORIGIN_COLUMN] if ORIGIN_COLUMN in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
-        malformed = raw[ROW_ERROR_COLUMN].notna() if ROW_ERROR_COLUMN in raw else pd.Series(False, index=raw.index)
-        source_columns = [c for c in raw.columns if not str(c).startswith("_tributary_")]
-        self._check_drift(source_columns)
+        origin = (
+            raw[ORIGIN_COLUMN] if ORIGIN_COLUMN in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
+        )
+        malformed = (
+            raw[ROW_ERROR_COLUMN].notna() if ROW_ERROR_COLUMN in raw else pd.Series(False, index=raw.index)
+        )
+        source_columns = [c for c in raw.columns if not str(c).startswith(META_PREFIX)]
+        if self._compiled_for != source_columns:
+            # compiled against the real columns, plain names with spaces or dots are columns, not expressions
+            self._check_drift(source_columns)
+            self.mapping = compile_mapping(self.spec.mapping, self.schema, source_columns)
+            self._compiled_for = source_columns
         sync = self.spec.sync
         keys = _source_keys(raw, sync.primary_key, origin)
         cursor_values = None
@@ -242,7 +265,8 @@ class DataflowRun:
             assert sync.cursor is not None
             if sync.cursor not in raw.columns:
                 raise ConfigurationError(
-                    f"The cursor column {sync.cursor!r} is not in the source; it has: {', '.join(source_columns)}."
+                    f"The cursor column {sync.cursor!r} is not in the source; "
+                    f"it has: {', '.join(source_columns)}."
                 )
             cursor_values = watermark.normalise(raw[sync.cursor])
             keep = watermark.admits(cursor_values, keys) | (malformed & (watermark.value is None))
@@ -252,8 +276,12 @@ class DataflowRun:
         missing_key = keys.isna() & ~malformed
         if missing_key.any():
             errors.append(
-                _errors(missing_key[missing_key].index, None, "missing_primary_key",
-                        f"primary key ({', '.join(sync.primary_key)}) is empty")
+                _errors(
+                    missing_key[missing_key].index,
+                    None,
+                    "missing_primary_key",
+                    f"primary key ({', '.join(sync.primary_key)}) is empty",
+                )
             )
         candidates = raw[~malformed & ~missing_key]
         mapped = self.mapping.apply(candidates[source_columns])
@@ -262,9 +290,11 @@ class DataflowRun:
         failures = self.suite.validate(clean)
         if not failures.empty:
             errors.append(failures.assign(code=failures["expectation"])[ERROR_COLUMNS])
-        error_frame = pd.concat([e for e in errors if not e.empty], ignore_index=True) if any(
-            not e.empty for e in errors
-        ) else pd.DataFrame(columns=ERROR_COLUMNS)
+        error_frame = (
+            pd.concat([e for e in errors if not e.empty], ignore_index=True)
+            if any(not e.empty for e in errors)
+            else pd.DataFrame(columns=ERROR_COLUMNS)
+        )
         bad_rows = pd.Index(error_frame["row"].unique())
         good = clean.drop(index=bad_rows.intersection(clean.index))
         records = good.assign(
@@ -292,7 +322,9 @@ class DataflowRun:
             )
 
     # -- writes --------------------------------------------------------------
-    def _write_records(self, conn: Connection, table: Any, chunk: _Chunk, run_id: int, generation: int) -> None:
+    def _write_records(
+        self, conn: Connection, table: Any, chunk: _Chunk, run_id: int, generation: int
+    ) -> None:
         if chunk.records.empty:
             return
         records = chunk.records.assign(_run_id=run_id, _generation=generation, _ingested_at=utcnow())
@@ -382,7 +414,7 @@ def _source_keys(raw: pd.DataFrame, primary_key: list[str], origin: pd.Series) -
     if missing:
         raise ConfigurationError(
             f"The primary key column(s) {', '.join(missing)} are not in the source; "
-            f"it has: {', '.join(c for c in raw.columns if not str(c).startswith('_tributary_'))}."
+            f"it has: {', '.join(c for c in raw.columns if not str(c).startswith(META_PREFIX))}."
         )
     parts = [raw[c].astype("string").str.strip().replace("", pd.NA) for c in primary_key]
     keys = parts[0]
@@ -398,7 +430,9 @@ def _errors(rows: pd.Index, field_name: str | None, code: str, reason: str | pd.
 def _malformed_errors(raw: pd.DataFrame, malformed: pd.Series) -> pd.DataFrame:
     if not malformed.any():
         return pd.DataFrame(columns=ERROR_COLUMNS)
-    return _errors(malformed[malformed].index, None, "malformed_row", raw.loc[malformed, ROW_ERROR_COLUMN].astype(str))
+    return _errors(
+        malformed[malformed].index, None, "malformed_row", raw.loc[malformed, ROW_ERROR_COLUMN].astype(str)
+    )
 
 
 def _with_rows(

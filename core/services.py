@@ -242,7 +242,9 @@ class Workspace:
         self, connection: str, stream: str, options: Mapping[str, Any] | None = None, limit: int = 1000
     ) -> Preview:
         """A sample of a stream with a profile of each column."""
-        frame = self._guard(connection, lambda c: c.sample(stream, limit, c.parse_options(options).model_dump()))
+        frame = self._guard(
+            connection, lambda c: c.sample(stream, limit, c.parse_options(options).model_dump())
+        )
         from core.profiling import profile_columns
 
         malformed = int(frame.get(ROW_ERROR_COLUMN, pd.Series(dtype=object)).notna().sum())
@@ -272,7 +274,16 @@ class Workspace:
             )
         return pd.DataFrame(
             rows,
-            columns=["name", "connection", "stream", "mode", "schedule", "version", "last_status", "last_run_at"],
+            columns=[
+                "name",
+                "connection",
+                "stream",
+                "mode",
+                "schedule",
+                "version",
+                "last_status",
+                "last_run_at",
+            ],
         )
 
     def dataflow_spec(self, name: str) -> DataflowSpec:
@@ -301,7 +312,9 @@ class Workspace:
         parsed = self.validate_dataflow(name, spec)
         connection = self.store.connection_row(parsed.source.connection)
         with self.engine.begin() as c:
-            self.store.upsert_dataflow(c, name, connection["id"], parsed.model_dump(mode="json", exclude_none=True))
+            self.store.upsert_dataflow(
+                c, name, connection["id"], parsed.model_dump(mode="json", exclude_none=True)
+            )
 
     def map_sample(self, spec: DataflowSpec, limit: int = 1000) -> MappedSample:
         """Maps and validates a sample of the source exactly as a run would, writing nothing."""

@@ -109,21 +109,8 @@ def dataset_table(engine: Engine | Connection, dataflow_id: int) -> Table | None
 
 
 def to_db_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Converts a typed frame into DB-API friendly dicts (None for missing values)."""
-    out = pd.DataFrame(index=frame.index)
-    for name, series in frame.items():
-        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series):
-            values = series.astype(object)
-        elif pd.api.types.is_bool_dtype(series):
-            values = series.astype(object)
-        elif pd.api.types.is_integer_dtype(series):
-            values = series.astype(object).map(lambda v: v if v is None or v is pd.NA else int(v))
-        elif pd.api.types.is_float_dtype(series):
-            values = series.astype(object)
-        else:
-            values = series.astype(object)
-        out[name] = values.where(series.notna(), None)
-    return out.to_dict("records")
+    """Converts a typed frame into DB-API friendly dicts: Python scalars, None for missing."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, delete, func, insert, select, update
 
 from core.errors import NotFoundError
 from core.store import tables as t
@@ -25,7 +25,7 @@ class Store:
         self.engine = engine
 
     # -- connections -------------------------------------------------------
-    def connection_row(self, name: str, conn: Connection | None = None) -> Mapping[str, Any]:
+    def connection_row(self, name: str, conn: Connection | None = None) -> RowMapping:
         """The connection named ``name``; NotFoundError lists the known ones."""
         with self._reader(conn) as c:
             row = c.execute(select(t.connections).where(t.connections.c.name == name)).mappings().first()
@@ -34,7 +34,7 @@ class Store:
                 raise NotFoundError(_unknown("connection", name, known))
             return row
 
-    def connection_rows(self) -> list[Mapping[str, Any]]:
+    def connection_rows(self) -> list[RowMapping]:
         """All connections, by name."""
         with self.engine.connect() as c:
             return list(c.execute(select(t.connections).order_by(t.connections.c.name)).mappings())
@@ -105,7 +105,7 @@ class Store:
             c.execute(delete(t.connections).where(t.connections.c.id == row["id"]))
 
     # -- dataflows ---------------------------------------------------------
-    def dataflow_row(self, name: str, conn: Connection | None = None) -> Mapping[str, Any]:
+    def dataflow_row(self, name: str, conn: Connection | None = None) -> RowMapping:
         """The dataflow named ``name``; NotFoundError lists the known ones."""
         with self._reader(conn) as c:
             row = c.execute(select(t.dataflows).where(t.dataflows.c.name == name)).mappings().first()
@@ -114,7 +114,7 @@ class Store:
                 raise NotFoundError(_unknown("dataflow", name, known))
             return row
 
-    def dataflow_rows(self) -> list[Mapping[str, Any]]:
+    def dataflow_rows(self) -> list[RowMapping]:
         """All dataflows, by name."""
         with self.engine.connect() as c:
             return list(c.execute(select(t.dataflows).order_by(t.dataflows.c.name)).mappings())
@@ -188,7 +188,7 @@ class Store:
             )
         )
 
-    def run_row(self, run_id: int) -> Mapping[str, Any]:
+    def run_row(self, run_id: int) -> RowMapping:
         """One run, with its dataflow's name."""
         with self.engine.connect() as c:
             row = (

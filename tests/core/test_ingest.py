@@ -173,7 +173,9 @@ def test_over_the_threshold_the_run_fails_and_writes_nothing_more(workspace, tmp
 
 
 def test_schema_drift_fails_with_a_message_naming_the_column(workspace, tmp_path, source, capsys):
-    (source / "contacts.csv").write_text("customer_id,first_name,mail,points,tier,updated_at\n1,A,a@b.c,1,gold,2026-11-01\n")
+    (source / "contacts.csv").write_text(
+        "customer_id,first_name,mail,points,tier,updated_at\n1,A,a@b.c,1,gold,2026-11-01\n"
+    )
     apply_yaml(workspace, tmp_path, dataflow_yaml(source))
     out = run_json(capsys)
     assert out["status"] == "failed"

@@ -59,7 +59,9 @@ def test_lease_excludes_a_second_holder_and_fences_a_stale_one(workspace):
 
 
 def test_lease_of_a_dead_process_on_this_host_is_taken_over(workspace):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     pid = int(dead.stdout)
     lease = Lease(workspace.engine, 7, ttl_s=3600)
     lease.acquire()

@@ -1,0 +1,53 @@
+"""Mapping source data onto the customer-profile schema.
+
+- :class:`ProfileSchema` / :class:`Attribute`: the attributes a mapping may write.
+- :func:`compile_expression`: the small expression language (see ``syntax``).
+- :func:`compile_mapping` -> :class:`CompiledMapping` -> :class:`MappingResult`.
+- :func:`suggest_mapping`: a first mapping from column names.
+"""
+
+from __future__ import annotations
+
+from core.mapping.convert import DTYPES
+from core.mapping.expressions import Expression, compile_expression
+from core.mapping.functions import FUNCTIONS, Evaluated, FunctionSpec, function_reference, register
+from core.mapping.mapper import (
+    ERROR_COLUMNS,
+    EXPRESSION_ERROR,
+    TYPE_ERROR,
+    CompiledMapping,
+    FieldMapping,
+    MappingError,
+    MappingResult,
+    check_columns,
+    compile_mapping,
+    suggest_mapping,
+)
+from core.mapping.schema import ATTRIBUTE_TYPES, Attribute, ProfileSchema
+from core.mapping.syntax import ExpressionError, parse
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "DTYPES",
+    "ERROR_COLUMNS",
+    "EXPRESSION_ERROR",
+    "FUNCTIONS",
+    "TYPE_ERROR",
+    "Attribute",
+    "CompiledMapping",
+    "Evaluated",
+    "Expression",
+    "ExpressionError",
+    "FieldMapping",
+    "FunctionSpec",
+    "MappingError",
+    "MappingResult",
+    "ProfileSchema",
+    "check_columns",
+    "compile_expression",
+    "compile_mapping",
+    "function_reference",
+    "parse",
+    "register",
+    "suggest_mapping",
+]

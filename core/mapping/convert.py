@@ -1,0 +1,342 @@
+"""Vectorised conversions to Tributary's six types, shared by expressions and the mapper.
+
+Every converter takes a Series of any dtype and returns ``Converted(values,
+failed)``: the values in the type's canonical nullable dtype (:data:`DTYPES`)
+and a boolean array of the rows whose non-empty input could not be converted
+(those rows are NA). Empty and whitespace-only strings count as null, never
+as failures. Numbers are parsed with pyarrow because ``pd.to_numeric`` is an
+order of magnitude slower on large string columns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Final, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.errors import ConfigurationError
+
+#: pandas' "string" dtype with NA (not NaN) as the missing value.
+STRING: Final = pd.StringDtype("pyarrow")
+TIMESTAMP: Final = pd.DatetimeTZDtype("us", "UTC")
+DATE: Final = np.dtype("datetime64[s]")
+
+#: The dtype each attribute type is stored in.
+DTYPES: Final[dict[str, Any]] = {
+    "string": STRING,
+    "integer": pd.Int64Dtype(),
+    "number": pd.Float64Dtype(),
+    "boolean": pd.BooleanDtype(),
+    "date": DATE,
+    "timestamp": TIMESTAMP,
+}
+
+#: How a failed row's reason describes the value, per type.
+PROBLEMS: Final[dict[str, str]] = {
+    "integer": "is not an integer",
+    "number": "is not a number",
+    "boolean": "is not a boolean (expected true/false, yes/no, y/n or 1/0)",
+    "date": "is not a date",
+    "timestamp": "is not a timestamp",
+}
+
+#: Date formats that read numbers as seconds or milliseconds since 1970-01-01 UTC.
+EPOCH_FORMATS: Final[dict[str, str]] = {"unix": "s", "unix_ms": "ms"}
+
+TRUE_WORDS: Final = ("true", "yes", "y", "1")
+FALSE_WORDS: Final = ("false", "no", "n", "0")
+
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+# Up to 18 digits always fits int64, so these are cast exactly rather than through float.
+_SHORT_INTEGER = r"^[+-]?\d{1,18}$"
+# A free-form date needs two digit groups and a year ("Jan 5 2024", "5/1/24"); without
+# this, dateutil turns "5" or "10:30" into a day of the current month.
+_TWO_NUMBERS = r"\d\D+\d"
+_HAS_YEAR = r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}"
+_INT_LIMIT = 2.0**63
+_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"
+_ARROW_ISO = (
+    (_ISO + r"(Z|[+-]\d{2}:?\d{2})$", pa.timestamp("us", "UTC")),
+    (_ISO + "$", pa.timestamp("us")),
+)
+_MAX_SHOWN = 60
+
+
+class Converted(NamedTuple):
+    """Converted values and the rows whose non-empty input could not be converted."""
+
+    values: pd.Series
+    failed: np.ndarray
+
+
+def flags(mask: pd.Series | np.ndarray) -> np.ndarray:
+    """Returns a boolean mask as a numpy bool array, NA counting as False."""
+    if isinstance(mask, pd.Series):
+        return mask.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(mask, dtype=bool)
+
+
+def kind(values: pd.Series) -> str:
+    """Returns the family of a Series: boolean, number, datetime, string, null or other."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    if pd.api.types.is_object_dtype(dtype):
+        inferred = pd.api.types.infer_dtype(values, skipna=True)
+        return {"string": "string", "empty": "null"}.get(inferred, "other")
+    return "other"
+
+
+def as_string(values: pd.Series) -> pd.Series:
+    """Returns the values as NA-backed strings; booleans become 'true'/'false'."""
+    if values.dtype == STRING:
+        return values
+    if kind(values) == "boolean":
+        booleans = values.astype("boolean")
+        words = np.where(booleans.to_numpy(dtype=bool, na_value=False), "true", "false")
+        return pd.Series(words, index=values.index, dtype=STRING).mask(flags(booleans.isna()))
+    return values.astype(STRING)
+
+
+def blank_to_na(values: pd.Series) -> pd.Series:
+    """Returns the values as strings with empty and whitespace-only values replaced by NA."""
+    text = as_string(values)
+    arr = _arrow(text)
+    blank = pc.or_(pc.utf8_is_space(arr), pc.equal(pc.binary_length(arr), 0))
+    if not pc.any(blank).as_py():
+        return text
+    return _strings(pc.if_else(blank, pa.scalar(None, arr.type), arr), text.index)
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Returns the values as stripped strings, blanks as NA: the input every parser expects."""
+    text = as_string(values)
+    arr = pc.utf8_trim_whitespace(_arrow(text))
+    blank = pc.equal(pc.binary_length(arr), 0)
+    if pc.any(blank).as_py():
+        arr = pc.if_else(blank, pa.scalar(None, arr.type), arr)
+    return _strings(arr, text.index)
+
+
+def _arrow(text: pd.Series) -> Any:
+    """Returns the pyarrow array behind a STRING Series (no copy for one chunk)."""
+    return pa.array(text.array)
+
+
+def _strings(arr: Any, index: pd.Index) -> pd.Series:
+    """Wraps a pyarrow string array as a STRING Series."""
+    return pd.Series(STRING.__from_arrow__(arr), index=index)
+
+
+def _cast_matching(text: pd.Series, pattern: str, arrow_type: Any) -> Any:
+    """Casts the strings that fully match ``pattern`` to ``arrow_type``; the rest become null."""
+    arr = _arrow(text)
+    matches = pc.match_substring_regex(arr, pattern)
+    return pc.cast(pc.if_else(matches, arr, pa.scalar(None, arr.type)), arrow_type)
+
+
+def to_number(values: pd.Series) -> Converted:
+    """Converts to Float64; text must be a plain decimal number (1, -2.5, 1e3); inf/nan fail."""
+    if kind(values) in ("number", "boolean"):
+        numbers = values.astype("Float64")
+        present = flags(values.notna())
+    else:
+        text = clean_text(values)
+        present = flags(text.notna())
+        floats = _cast_matching(text, _NUMBER, pa.float64())
+        numbers = pd.Series(pd.Float64Dtype().__from_arrow__(floats), index=values.index)
+    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+    return Converted(numbers.mask(~finite), present & ~finite)
+
+
+def to_integer(values: pd.Series) -> Converted:
+    """Converts to Int64; whole numbers written as 3.0 or 1e3 are accepted, 2.5 fails."""
+    source_kind = kind(values)
+    if source_kind == "boolean" or pd.api.types.is_signed_integer_dtype(values.dtype):
+        return Converted(values.astype("Int64"), np.zeros(len(values), dtype=bool))
+    numbers, failed = to_number(values)
+    floats = numbers.to_numpy(dtype=float, na_value=np.nan)
+    whole = (floats == np.floor(floats)) & (np.abs(floats) < _INT_LIMIT)
+    integers = numbers.where(whole).astype("Int64")
+    if source_kind not in ("number", "boolean"):
+        # Floats lose digits above 2**53; short integer text is cast exactly instead.
+        exact = _cast_matching(clean_text(values), _SHORT_INTEGER, pa.int64())
+        exact_series = pd.Series(pd.Int64Dtype().__from_arrow__(exact), index=values.index)
+        integers = exact_series.where(flags(exact_series.notna()), integers.array)
+    return Converted(integers, failed | (flags(numbers.notna()) & ~whole))
+
+
+def to_boolean(values: pd.Series) -> Converted:
+    """Converts to boolean from true/false, yes/no, y/n, 1/0 (any case) or numbers 1/0."""
+    source_kind = kind(values)
+    if source_kind == "boolean":
+        return Converted(values.astype("boolean"), np.zeros(len(values), dtype=bool))
+    if source_kind == "number":
+        numbers = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(numbers)
+        is_true, is_false = numbers == 1, numbers == 0
+    else:
+        text = clean_text(values).str.lower()
+        present = flags(text.notna())
+        is_true, is_false = flags(text.isin(TRUE_WORDS)), flags(text.isin(FALSE_WORDS))
+    known = is_true | is_false
+    result = pd.Series(pd.arrays.BooleanArray(is_true, ~known), index=values.index)
+    return Converted(result, present & ~known)
+
+
+def to_timestamp(values: pd.Series, fmt: str | None = None) -> Converted:
+    """Converts to UTC timestamps; naive values are taken as UTC.
+
+    Without ``fmt`` text is read as ISO 8601, then common forms ("Jan 5 2024",
+    "01/02/2024" = 2 January) are tried for the rest. ``fmt`` is a strftime
+    format, or "unix" / "unix_ms" for numbers of seconds / milliseconds.
+    """
+    source_kind = kind(values)
+    if source_kind == "datetime":
+        utc = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        return Converted(utc.dt.as_unit("us"), np.zeros(len(values), dtype=bool))
+    if fmt in EPOCH_FORMATS:
+        numbers, failed = to_number(values)
+        stamps = pd.to_datetime(numbers, unit=EPOCH_FORMATS[fmt], utc=True, errors="coerce")
+        failed = failed | (flags(numbers.notna()) & flags(stamps.isna()))
+        return Converted(stamps.astype(TIMESTAMP), failed)
+    if source_kind == "number":
+        # A bare number could be seconds, milliseconds or a yyyymmdd date: refuse to guess.
+        present = flags(values.notna())
+        return Converted(pd.Series(pd.NaT, index=values.index, dtype=TIMESTAMP), present)
+    text = clean_text(values)
+    present = flags(text.notna())
+    stamps = _parse_text_timestamps(text, present, fmt)
+    return Converted(stamps, present & flags(stamps.isna()))
+
+
+def _parse_text_timestamps(text: pd.Series, present: np.ndarray, fmt: str | None) -> pd.Series:
+    """Parses stripped text to UTC timestamps; unparseable values become NaT."""
+    if not present.any():
+        return pd.Series(pd.NaT, index=text.index, dtype=TIMESTAMP)
+    if fmt is not None:
+        try:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid date format {fmt!r}: {exc}") from exc
+        return parsed.astype(TIMESTAMP)
+    parsed = _arrow_iso(text)
+    if parsed is not None:
+        return parsed
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).astype(TIMESTAMP)
+    retry = present & flags(parsed.isna())
+    if retry.any():
+        retry &= flags(text.str.contains(_TWO_NUMBERS)) & flags(text.str.contains(_HAS_YEAR))
+    if retry.any():
+        with warnings.catch_warnings():
+            # "mixed" warns about day-first guesses; the rule is documented instead.
+            warnings.simplefilter("ignore", UserWarning)
+            fallback = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
+        stamps = parsed.array.copy()
+        stamps[retry] = fallback.astype(TIMESTAMP).array
+        parsed = pd.Series(stamps, index=text.index)
+    return parsed
+
+
+def _arrow_iso(text: pd.Series) -> pd.Series | None:
+    """Parses text that is all plain ISO 8601, all with or all without an offset; else None.
+
+    pyarrow does this several times faster than pandas and clean columns are the
+    common case. A failed pyarrow cast is slow, hence the regex gate first.
+    """
+    arr = _arrow(text)
+    for pattern, arrow_type in _ARROW_ISO:
+        if pc.all(pc.match_substring_regex(arr, pattern)).as_py() is not False:
+            try:
+                stamps = pc.cast(arr, arrow_type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None  # a well-formed but impossible date such as 2024-02-30
+            series = pd.Series(stamps.to_pandas().array, index=text.index)
+            return series.dt.tz_localize("UTC") if arrow_type.tz is None else series.astype(TIMESTAMP)
+    return None
+
+
+def to_date(values: pd.Series, fmt: str | None = None) -> Converted:
+    """Converts to dates (datetime64[s] at midnight); aware values are taken in UTC first."""
+    if kind(values) == "datetime" and values.dt.tz is None:
+        naive, failed = values, np.zeros(len(values), dtype=bool)
+    else:
+        stamps, failed = to_timestamp(values, fmt)
+        naive = stamps.dt.tz_localize(None)
+    return Converted(naive.dt.normalize().astype(DATE), failed)
+
+
+def convert(values: pd.Series, type_: str) -> Converted:
+    """Converts values to one of the attribute types (strings keep their text, blanks become NA)."""
+    if type_ == "string":
+        return Converted(blank_to_na(values), np.zeros(len(values), dtype=bool))
+    converter = {
+        "integer": to_integer,
+        "number": to_number,
+        "boolean": to_boolean,
+        "date": to_date,
+        "timestamp": to_timestamp,
+    }[type_]
+    return converter(values)
+
+
+def describe(values: pd.Series) -> pd.Series:
+    """Returns each value quoted for a message, cut to about 60 characters."""
+    text = as_string(values)
+    long = flags(text.str.len() > _MAX_SHOWN)
+    text = text.where(~long, (text.str.slice(0, _MAX_SHOWN - 3) + "...").array)
+    return "'" + text.fillna("null") + "'"
+
+
+def reasons(values: pd.Series, failed: np.ndarray, prefix: str = "", suffix: str = "") -> pd.Series | None:
+    """Returns ``prefix + 'value' + suffix`` on failed rows and NA elsewhere; None if none failed."""
+    if not failed.any():
+        return None
+    text = prefix + describe(values[failed]) + suffix
+    return _place(values.index, failed, text.to_numpy(dtype=object))
+
+
+def constant_reasons(index: pd.Index, failed: np.ndarray, message: str) -> pd.Series | None:
+    """Returns ``message`` on failed rows and NA elsewhere; None if none failed."""
+    if not failed.any():
+        return None
+    return _place(index, failed, message)
+
+
+def _place(index: pd.Index, failed: np.ndarray, text: Any) -> pd.Series:
+    """Puts ``text`` (one value or one per failed row) on the failed rows of a NA Series."""
+    out = np.full(len(index), None, dtype=object)
+    out[failed] = text
+    return pd.Series(out, index=index, dtype=STRING)
+
+
+def unify(values: Sequence[pd.Series]) -> list[pd.Series]:
+    """Casts Series to one common dtype so they can be combined row by row (coalesce, if)."""
+    kinds = [kind(v) for v in values]
+    typed = [v for v, k in zip(values, kinds, strict=True) if k != "null"]
+    if not typed or (len(typed) == len(values) and len({v.dtype for v in typed}) == 1):
+        return list(values)
+    families = set(kinds) - {"null"}
+    if families == {"datetime"}:
+        pairs = zip(values, kinds, strict=True)
+        return [v.astype(TIMESTAMP) if k == "null" else to_timestamp(v).values for v, k in pairs]
+    target: Any = object
+    if families == {"number"}:
+        integer = all(pd.api.types.is_integer_dtype(v.dtype) for v in typed)
+        target = pd.Int64Dtype() if integer else pd.Float64Dtype()
+    elif families == {"boolean"}:
+        target = pd.BooleanDtype()
+    elif families == {"string"}:
+        target = STRING
+    return [v.astype(target) for v in values]
