@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 #: Prefix of the bookkeeping columns a connector may add to a chunk.
 META_PREFIX = "_tributary_"
-#: Where in the source a row came from (``path#line`` or a table key); used as
+#: Where in the source a row came from (``path#row`` or a table key); used as
 #: the record's source key when the dataflow declares no primary key.
 ORIGIN_COLUMN = "_tributary_origin"
 #: Set (non-null) on rows the connector could not parse; holds the reason.
@@ -179,12 +179,27 @@ class Connector(ABC):
         return None
 
 
+# Object columns (JSON values) are typed by pandas' own inference of their values.
+_OBJECT_TYPES = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "floating": "number",
+    "mixed-integer-float": "number",
+    "date": "date",
+    "datetime": "timestamp",
+    "datetime64": "timestamp",
+    "bytes": "binary",
+}
+
+
 def infer_field_type(values: pd.Series) -> str:
     """Infers the portable type of a column from its values (vectorised).
 
-    Typed columns (Parquet, databases) keep their type; text columns are
-    typed when every non-empty value parses (booleans, integers, numbers,
-    dates, timestamps), else they stay strings.
+    Typed columns (Parquet, databases) keep their type; object columns of
+    Python values are typed by their values; text columns are typed when every
+    non-empty value parses (booleans, integers without leading zeros, finite
+    numbers, dates, timestamps), else they stay strings: ``00123`` is an
+    identifier, not the number 123.
     """
     if pd.api.types.is_bool_dtype(values):
         return "boolean"
@@ -195,22 +210,32 @@ def infer_field_type(values: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "timestamp"
     present = values.dropna()
-    if present.empty or not (pd.api.types.is_string_dtype(present) or present.map(type).eq(str).all()):
-        return "string" if present.empty or pd.api.types.is_string_dtype(present) else "json"
+    if present.empty:
+        return "string"
+    if present.dtype == object or not pd.api.types.is_string_dtype(present.dtype):
+        kind = pd.api.types.infer_dtype(present, skipna=True)
+        if kind in _OBJECT_TYPES:
+            return _OBJECT_TYPES[kind]
+        if kind not in ("string", "empty"):
+            return "json"
     text = present.astype("string").str.strip()
     text = text[text != ""]
     if text.empty:
         return "string"
     if text.str.lower().isin(["true", "false"]).all():
         return "boolean"
-    if text.str.fullmatch(r"[+-]?\d{1,18}").all():
+    if text.str.fullmatch(r"[+-]?(0|[1-9]\d{0,17})").all():
         return "integer"
-    if pd.to_numeric(text, errors="coerce").notna().all():
+    if (
+        text.str.fullmatch(r"[+-]?(0|[1-9]\d*)?(\.\d+)?([eE][+-]?\d+)?").all()
+        and text.str.contains(r"\d").all()
+    ):
         return "number"
     if text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
         return "date"
-    if text.str.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}").all() and pd.to_datetime(
-        text, errors="coerce", format="ISO8601", utc=True
-    ).notna().all():
+    if (
+        text.str.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}").all()
+        and pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True).notna().all()
+    ):
         return "timestamp"
     return "string"

@@ -1,0 +1,411 @@
+"""The files connector: CSV, TSV, JSON lines, JSON and Parquet files in a folder or bucket.
+
+The connection is a folder (a local path or an fsspec URL); a stream is a glob
+pattern relative to it (``contacts/*.csv``, ``**/*.parquet``), read file by file
+in path order. Storage goes through ``fsspec.core.url_to_fs``, so S3, Azure,
+GCS or SFTP only need their fsspec package and ``storage_options``.
+
+Chunks may span files; every chunk has the same columns (the union of the
+files' columns, then the bookkeeping ones). CSV values stay strings. The
+origin is ``<relative path>#<n>``, ``n`` being the 1-based data row (the
+line for JSON lines). Formats and encodings are sniffed in ``_formats``; the
+per-format readers live in ``_readers``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import hashlib
+import json
+import os
+import posixpath
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from pydantic import Field, field_validator, model_validator
+
+from connectors._formats import iter_file_frames, peek_columns, split_suffixes
+from connectors._readers import SAMPLE_CSV_BLOCK_BYTES, Chunker, union_columns
+from connectors.base import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_SAMPLE_SIZE,
+    META_PREFIX,
+    ROW_ERROR_COLUMN,
+    AuthenticationError,
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    FieldInfo,
+    SourceUnreachableError,
+    StreamInfo,
+    StreamNotFoundError,
+    StreamOptions,
+    infer_field_type,
+)
+
+#: Rows sampled per stream by ``discover()`` to type its fields.
+DISCOVER_SAMPLE_ROWS = 500
+
+_KEY_EXACT = re.compile(r"^(id|uuid|guid|key)$", re.IGNORECASE)
+_KEY_LIKE = re.compile(r"(_id|Id|ID|_key|_uuid|_code|_number|_no|email)$")
+_CURSOR_UPDATED = re.compile(r"updated|modified|changed|last_?mod", re.IGNORECASE)
+_CURSOR_TIMEY = re.compile(r"(_at|_on|_date|_time|_ts|At|Date|Time|timestamp)$")
+
+
+class FileFormat(StreamOptions):
+    """How to parse a stream's files; ``auto`` and ``None`` values are sniffed per file."""
+
+    type: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
+    delimiter: str | None = None
+    quote_char: str = '"'
+    encoding: str | None = None
+    header: bool = True
+    compression: Literal["auto", "none", "gzip", "bz2", "zip", "zstd"] = "auto"
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_delimiter(cls, value: str | None) -> str | None:
+        # A form or YAML often spells a tab as "\t" (two characters) or "tab".
+        value = {"\\t": "\t", "tab": "\t"}.get(value, value) if value is not None else None
+        if value is not None and (len(value) != 1 or value in "\r\n"):
+            raise ValueError("must be a single character, such as , ; | or \\t")
+        return value
+
+    @field_validator("quote_char")
+    @classmethod
+    def _one_quote(cls, value: str) -> str:
+        if len(value) != 1 or value in "\r\n":
+            raise ValueError('must be a single character, usually "')
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "auto"):
+            return None
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}; try utf-8, latin-1, cp1252 or utf-16") from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_quote(self) -> FileFormat:
+        if self.delimiter is not None and self.delimiter == self.quote_char:
+            raise ValueError("delimiter and quote_char must differ")
+        return self
+
+
+class FileOptions(StreamOptions):
+    """Per-stream options of the files connector."""
+
+    format: FileFormat = Field(default_factory=FileFormat)
+
+
+class FilesConfig(ConnectorConfig):
+    """A folder: a local path (relative or absolute) or an fsspec URL, with its storage options."""
+
+    url: str
+    # repr=False: cloud credentials (key, secret, account_key...) live here.
+    storage_options: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a folder, e.g. ./exports or s3://bucket/exports")
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class _File:
+    """One matched file: full path, path relative to the folder, size, modified time, version tag."""
+
+    path: str
+    rel: str
+    size: int
+    modified: str
+    tag: str
+
+
+class FilesConnector(Connector):
+    """Reads delimited, JSON and Parquet files from a local folder or an fsspec storage."""
+
+    name: ClassVar[str] = "files"
+    title: ClassVar[str] = "Files (local, S3, Azure Blob, GCS, SFTP)"
+    category: ClassVar[str] = "Cloud storage"
+    description: ClassVar[str] = "CSV, TSV, JSON lines, JSON and Parquet files, compressed or not."
+    config_model: ClassVar[type[ConnectorConfig]] = FilesConfig
+    options_model: ClassVar[type[StreamOptions]] = FileOptions
+
+    config: FilesConfig
+
+    def __init__(self, config: FilesConfig | Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self._fs: tuple[AbstractFileSystem, str] | None = None
+
+    # -- the four verbs --------------------------------------------------------
+    def check(self) -> CheckResult:
+        """Lists the folder; says how many data files it holds, or why it cannot."""
+        where = self._display_url()
+        try:
+            fs, root = self._filesystem()
+            if not fs.exists(root):
+                return CheckResult(False, f"{where} does not exist (or these credentials cannot see it).")
+            if not fs.isdir(root):
+                return CheckResult(
+                    False, f"{where} is a file: set url to its folder and use the file name as the stream."
+                )
+            entries = fs.find(root, detail=True)
+            data = self._data_files(entries)
+            others = sum(1 for info in entries.values() if info.get("type") == "file") - len(data)
+            extra = f", plus {others} other file(s) ignored" if others else ""
+            size = _human_bytes(sum(f.size for f in data))
+            return CheckResult(True, f"{where} is readable: {len(data)} data file(s), {size}{extra}.")
+        except ConnectorError as exc:
+            return CheckResult(False, exc.user_message)
+        except Exception as exc:  # check() reports every failure instead of raising
+            return CheckResult(False, f"Could not list {where}: {type(exc).__name__}: {exc}")
+
+    def discover(self) -> list[StreamInfo]:
+        """One stream per data file, plus ``dir/*.ext`` for each folder holding 2+ files of a kind."""
+        fs, root = self._filesystem()
+        with _storage_errors(self._display_url()):
+            files = self._data_files(fs.find(root, detail=True))
+        groups: dict[str, list[_File]] = {}
+        for file in files:
+            folder = posixpath.dirname(file.rel)
+            pattern = posixpath.join(folder, "*" + split_suffixes(file.rel)[0])
+            groups.setdefault(pattern, []).append(file)
+        named = [(file.rel, [file]) for file in files]
+        named += [(pattern, members) for pattern, members in groups.items() if len(members) > 1]
+        named.sort(key=lambda item: (posixpath.dirname(item[0]), "*" in item[0], item[0]))
+        return [self._describe(name, members) for name, members in named]
+
+    def sample(
+        self, stream: str, limit: int = DEFAULT_SAMPLE_SIZE, options: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """The first ``limit`` rows of the stream's first files; stops reading as soon as it has them."""
+        return self._sample_files(self._match(stream), limit, self._format(options))
+
+    def read(
+        self,
+        stream: str,
+        options: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[pd.DataFrame]:
+        """Yields the stream's rows in chunks of at most ``chunk_size`` rows, file after file."""
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        fmt = self._format(options)
+        files = self._match(stream)
+        fs, _ = self._filesystem()
+        # Every chunk gets the union of the files' columns, so a column that only
+        # later files have does not look like schema drift in the first chunks.
+        columns = union_columns(peek_columns(fs, f.path, f.rel, fmt) for f in files) if len(files) > 1 else []
+        chunker = Chunker(chunk_size, columns)
+        for file in files:
+            for frame in iter_file_frames(fs, file.path, file.rel, fmt, chunk_size):
+                yield from chunker.add(frame)
+        yield from chunker.finish()
+
+    def fingerprint(self, stream: str, options: Mapping[str, Any] | None = None) -> str | None:
+        """A sha256 over the matched files' paths, sizes, modified times and version tags."""
+        files = self._match(stream)
+        payload = {
+            "files": [[f.rel, f.size, f.modified, f.tag] for f in files],
+            "format": self._format(options).model_dump(),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    # -- helpers ---------------------------------------------------------------
+    def _filesystem(self) -> tuple[AbstractFileSystem, str]:
+        """The fsspec filesystem and the folder's path on it, resolved once."""
+        if self._fs is None:
+            url = self.config.url if "://" in self.config.url else os.path.expanduser(self.config.url)
+            with _storage_errors(self._display_url()):
+                try:
+                    fs, root = url_to_fs(url, **self.config.storage_options)
+                except ValueError as exc:  # unknown protocol, bad URL
+                    raise ConnectorError(f"{self._display_url()} is not a usable folder URL: {exc}") from exc
+            self._fs = (fs, root.rstrip("/") or "/")
+        return self._fs
+
+    def _display_url(self) -> str:
+        """The URL without any password it may embed (``sftp://user:secret@host``)."""
+        return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", self.config.url)
+
+    def _format(self, options: Mapping[str, Any] | StreamOptions | None) -> FileFormat:
+        """The validated ``format`` option."""
+        parsed = self.parse_options(options)
+        assert isinstance(parsed, FileOptions)
+        return parsed.format
+
+    def _files(self, found: Mapping[str, Mapping[str, Any]]) -> list[_File]:
+        """Regular, non-hidden files under the folder, sorted by relative path."""
+        _, root = self._filesystem()
+        prefix = root if root.endswith("/") else root + "/"
+        files = []
+        for path, info in found.items():
+            rel = path[len(prefix) :] if path.startswith(prefix) else ""
+            if info.get("type") != "file" or not rel or any(p.startswith(".") for p in rel.split("/")):
+                continue
+            files.append(_File(path, rel, int(info.get("size") or 0), _modified(info), _tag(info)))
+        return sorted(files, key=lambda f: f.rel)
+
+    def _data_files(self, found: Mapping[str, Mapping[str, Any]]) -> list[_File]:
+        """The files whose extension names a format this connector reads."""
+        return [f for f in self._files(found) if split_suffixes(f.rel)[1]]
+
+    def _match(self, stream: str) -> list[_File]:
+        """The files a stream names: one file, a folder's data files, or a glob's matches."""
+        fs, root = self._filesystem()
+        pattern = stream.strip().strip("/")
+        if not pattern or "://" in pattern or ".." in pattern.split("/"):
+            raise StreamNotFoundError(
+                f"Stream {stream!r} must be a file name or glob pattern inside {self._display_url()}."
+            )
+        full = posixpath.join(root, pattern)
+        with _storage_errors(self._display_url()):
+            try:
+                info = fs.info(full)
+            except FileNotFoundError:
+                info = None
+            if info and info.get("type") == "file":
+                files = self._files({full: {**info, "name": full}})
+            elif info and info.get("type") == "directory":
+                files = self._data_files(fs.find(full, detail=True))
+            elif glob.has_magic(pattern):
+                files = self._files(fs.glob(full, detail=True))
+            else:
+                files = []
+            if not files:
+                missing = "" if fs.exists(root) else " (the folder does not exist)"
+                raise StreamNotFoundError(f"No file matches {pattern!r} in {self._display_url()}{missing}.")
+        return files
+
+    def _sample_files(self, files: list[_File], limit: int, fmt: FileFormat) -> pd.DataFrame:
+        """At most ``limit`` rows from the first files, closing each reader as soon as it is done."""
+        fs, _ = self._filesystem()
+        chunker = Chunker(max(limit, 1), [])
+        for file in files:
+            rows = max(min(limit, DEFAULT_CHUNK_SIZE), 1)
+            frames = iter_file_frames(fs, file.path, file.rel, fmt, rows, SAMPLE_CSV_BLOCK_BYTES)
+            try:
+                for frame in frames:
+                    for chunk in chunker.add(frame):
+                        return chunk.iloc[: max(limit, 0)]
+            finally:
+                frames.close()  # stop the reader now: never read past what the sample needs
+        return next(chunker.finish(), chunker.empty())
+
+    def _describe(self, name: str, files: list[_File]) -> StreamInfo:
+        """A stream with its fields typed from a sample; a file that fails to parse says why."""
+        modified = max((f.modified for f in files), default="")
+        metadata: dict[str, Any] = {
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+            "modified": modified or None,
+        }
+        try:
+            frame = self._sample_files(files, DISCOVER_SAMPLE_ROWS, FileFormat())
+        except ConnectorError as exc:
+            return StreamInfo(name=name, metadata={**metadata, "error": exc.user_message})
+        good = frame[frame[ROW_ERROR_COLUMN].isna()]
+        fields = tuple(
+            FieldInfo(str(c), infer_field_type(good[c]))
+            for c in good.columns
+            if not str(c).startswith(META_PREFIX)
+        )
+        return StreamInfo(
+            name=name,
+            fields=fields,
+            primary_key_candidates=_key_candidates(good, fields),
+            cursor_candidates=_cursor_candidates(fields),
+            metadata=metadata,
+        )
+
+
+def _key_candidates(frame: pd.DataFrame, fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
+    """Columns whose sampled values are all present and unique; id-like names first."""
+    if frame.empty:
+        return ()
+    found = [
+        f.name
+        for f in fields
+        if f.type in ("string", "integer") and frame[f.name].notna().all() and frame[f.name].is_unique
+    ]
+    rank = {n: 0 if _KEY_EXACT.match(n) else 1 if _KEY_LIKE.search(n) else 2 for n in found}
+    return tuple(sorted(found, key=lambda n: rank[n]))
+
+
+def _cursor_candidates(fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
+    """Date and timestamp columns, ``updated``/``modified`` names first, then ``*_at`` names."""
+    ranked = []
+    for f in fields:
+        updated, timey = bool(_CURSOR_UPDATED.search(f.name)), bool(_CURSOR_TIMEY.search(f.name))
+        if f.type in ("date", "timestamp"):
+            ranked.append((0 if updated else 1 if timey else 2, f.name))
+        elif f.type in ("integer", "number") and (updated or timey):
+            ranked.append((3, f.name))  # epoch seconds or a version counter
+    return tuple(name for _, name in sorted(ranked, key=lambda item: item[0]))
+
+
+@contextmanager
+def _storage_errors(where: str) -> Iterator[None]:
+    """Turns storage exceptions raised while listing into connector errors."""
+    try:
+        yield
+    except ConnectorError:
+        raise
+    except ImportError as exc:
+        raise ConnectorError(f"{where}: the package for this storage is not installed ({exc}).") from exc
+    except PermissionError as exc:
+        raise AuthenticationError(f"Permission denied listing {where}.") from exc
+    except OSError as exc:
+        raise SourceUnreachableError(f"Could not list {where}: {exc}") from exc
+
+
+def _modified(info: Mapping[str, Any]) -> str:
+    """The modified time of a file as ISO 8601 UTC, whatever key its storage uses."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "mtime_ns"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, int | float):
+            stamp = datetime.fromtimestamp(value / 1e9 if key == "mtime_ns" else value, UTC)
+        elif isinstance(value, datetime):
+            stamp = value
+        else:
+            try:
+                stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return ""
+
+
+def _tag(info: Mapping[str, Any]) -> str:
+    """A content version tag when the storage gives one (ETag, MD5, generation)."""
+    for key in ("ETag", "etag", "md5Hash", "content_md5", "generation"):
+        if info.get(key):
+            return str(info[key])
+    return ""
+
+
+def _human_bytes(size: float) -> str:
+    """``1.5 MB`` and the like."""
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
