@@ -39,7 +39,7 @@ from core.errors import (
 from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
 from core.quality import QualitySuite
-from core.store import datasets
+from core.store import bulk, datasets
 from core.store import tables as t
 from core.store.leases import Lease
 from core.store.repository import Store, utcnow
@@ -334,31 +334,21 @@ class DataflowRun:
     def _write_identities(self, conn: Connection, records: pd.DataFrame) -> None:
         if not self.spec.identities:
             return
-        keys = records[datasets.KEY].tolist()
-        conn.execute(
-            delete(t.identities).where(
-                t.identities.c.dataflow_id == self.dataflow_id, t.identities.c.source_key.in_(keys)
-            )
-        )
+        keys = pd.DataFrame({"dataflow_id": self.dataflow_id, "source_key": records[datasets.KEY]})
+        bulk.delete_where(conn, t.identities, keys, ["dataflow_id", "source_key"])
         frames = []
         for namespace, attribute in self.spec.identities.items():
             values = records[attribute].astype("string").str.strip()
             if namespace == "email":
                 values = values.str.lower()
             present = values.notna() & (values != "")
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "dataflow_id": self.dataflow_id,
-                        "source_key": records.loc[present, datasets.KEY],
-                        "namespace": namespace,
-                        "value": values[present],
-                    }
-                )
-            )
-        rows = pd.concat(frames, ignore_index=True)
-        if not rows.empty:
-            conn.execute(insert(t.identities), rows.astype(object).to_dict("records"))
+            frames.append(keys[present].assign(namespace=namespace, value=values[present]))
+        bulk.upsert(
+            conn,
+            t.identities,
+            pd.concat(frames, ignore_index=True),
+            ["dataflow_id", "source_key", "namespace"],
+        )
 
     def _write_errors(self, conn: Connection, errors: pd.DataFrame, run_id: int) -> None:
         if errors.empty:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
+from core.store import bulk
 from core.store import tables as t
 from core.store.repository import utcnow
 
@@ -108,28 +109,9 @@ def dataset_table(engine: Engine | Connection, dataflow_id: int) -> Table | None
     return None if row is None else _define(row["table_name"], row["columns"])
 
 
-def to_db_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Converts a typed frame into DB-API friendly dicts: Python scalars, None for missing."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
 def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Inserts or replaces records by ``_source_key`` in one statement batch."""
-    if frame.empty:
-        return
-    records = to_db_records(frame)
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
-    else:
-        conn.execute(delete(table).where(table.c[KEY].in_([r[KEY] for r in records])))
-        conn.execute(insert(table), records)
-        return
-    statement = dialect_insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != KEY}
-    conn.execute(statement.on_conflict_do_update(index_elements=[KEY], set_=updates), records)
+    """Inserts or replaces records by ``_source_key``."""
+    bulk.upsert(conn, table, frame, [KEY])
 
 
 def delete_stale(conn: Connection, table: Table, generation: int) -> int:
