@@ -317,7 +317,7 @@ class DataflowRun:
         if missing:
             raise ConfigurationError(
                 f"The source no longer has column(s) {', '.join(missing)} that the mapping uses; "
-                f"it has: {', '.join(columns)}. Update the mapping.",
+                f"it has: {_names(columns)}. Update the mapping (or the source's format settings).",
                 code="schema_drift",
             )
 
@@ -411,6 +411,16 @@ def _source_keys(raw: pd.DataFrame, primary_key: list[str], origin: pd.Series) -
     for part in parts[1:]:
         keys = keys + _SEPARATOR + part
     return keys
+
+
+def _names(columns: list[str], most: int = 30) -> str:
+    """Column names quoted (so odd ones show), at most ``most`` of them."""
+    shown = ", ".join(repr(str(c))[:60] for c in columns[:most])
+    return (
+        shown + (f" and {len(columns) - most} more" if len(columns) > most else "")
+        if columns
+        else "no columns"
+    )
 
 
 def _errors(rows: pd.Index, field_name: str | None, code: str, reason: str | pd.Series) -> pd.DataFrame:

@@ -212,3 +212,27 @@ def test_export_round_trips_without_secrets(workspace, tmp_path, source):
     out.write_text(text)
     assert config.apply(workspace, out) == {"connections": ["crm"], "dataflows": ["contacts"]}
     assert workspace.store.dataflow_row("contacts")["version"] == 1  # unchanged spec, no new version
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        bytes(range(256)) * 40,  # binary garbage
+        b'customer_id,first_name,email,points,tier,updated_at\n1,"unterminated,a@b.c,1,gold,2026-11-01\n',
+        b"\xff\xfe\x00\x00garbage",
+        b"customer_id,first_name\n1\n2,3,4,5\n",
+    ],
+    ids=["binary", "unterminated-quote", "bad-bom", "ragged"],
+)
+def test_malformed_files_end_in_a_clear_outcome_never_a_crash(workspace, tmp_path, source, capsys, content):
+    (source / "contacts.csv").write_bytes(content)
+    apply_yaml(workspace, tmp_path, dataflow_yaml(source, mode="full_refresh", threshold=1.0))
+    out = run_json(capsys)
+    assert out["status"] in {"failed", "partial", "succeeded"}
+    if out["status"] == "failed":
+        assert out["error_message"] and "Traceback" not in out["error_message"]
+        assert out["error_code"] != "internal", out["error_message"]
+    else:
+        assert out["received"] == out["ingested"] + out["failed"]
+        errors = workspace.run_errors(out["run_id"])
+        assert len(errors) >= out["failed"]
