@@ -77,9 +77,9 @@ def test_default_schema_has_the_required_attributes_and_types() -> None:
 
 def test_default_schema_marks_identities() -> None:
     identities = {a.path: a.identity for a in SCHEMA.attributes if a.identity}
-    assert identities["crmId"] == "CRMID"
-    assert identities["personalEmail.address"] == "Email"
-    assert identities["mobilePhone.number"] == "Phone"
+    assert identities["crmId"] == "crm_id"
+    assert identities["personalEmail.address"] == "email"
+    assert identities["mobilePhone.number"] == "phone"
     assert SCHEMA.get("person.firstName").identity is None
 
 
@@ -119,7 +119,7 @@ def test_extend_adds_user_attributes_without_changing_the_original() -> None:
     assert extended.get("preferences.store").description == "Favourite store"
     # Restating an attribute keeps what was not restated.
     assert extended.get("crmId").description == "Salesforce contact id"
-    assert extended.get("crmId").identity == "CRMID"
+    assert extended.get("crmId").identity == "crm_id"
     assert "loyalty.referrals" not in SCHEMA
     assert len(extended) == len(SCHEMA) + 2
 

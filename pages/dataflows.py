@@ -1,0 +1,70 @@
+"""Dataflows: the list, a form to create one, and "Run now" with live progress and its summary."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.ingest import RunSummary
+from ui import data
+from ui.dataflow_form import new_dataflow_form
+from ui.feedback import attempt, reported_errors, required
+from ui.routing import through_app
+from ui.state import workspace
+from ui.widgets import dataflows_table, run_summary
+
+through_app()
+st.title("Dataflows")
+st.caption(
+    "A dataflow reads one stream of a connection, maps it onto profiles and loads it, "
+    "on demand or on a schedule."
+)
+
+flows = required(data.dataflows)
+list_slot = st.container()  # filled last, so a dataflow created or run below shows at once
+
+st.subheader("Run now")
+if flows.empty:
+    st.info("No dataflow yet: create one below.", icon=":material/info:")
+else:
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        name = st.selectbox("Dataflow", flows["name"], key="dataflows.run.name", width=320)
+        run = st.button("Run now", type="primary", icon=":material/play_arrow:", key="dataflows.run")
+    if run:
+        with st.status(f"Running {name}…", expanded=True) as status:
+            bar = st.progress(0.0, text="Starting…")
+
+            def show_progress(summary: RunSummary) -> None:
+                """Moves the bar after each committed chunk (the total is unknown until the end)."""
+                bar.progress(
+                    summary.chunks / (summary.chunks + 1),
+                    text=f"Chunk {summary.chunks}: received {summary.received:,}, "
+                    f"ingested {summary.ingested:,}, failed {summary.failed:,}",
+                )
+
+            summary = attempt(workspace().run, name, progress=show_progress)
+            data.refresh()
+            if summary is None:
+                status.update(label=f"{name} could not run", state="error")
+            else:
+                bar.progress(1.0, text=f"Done in {summary.duration_s:.1f} s")
+                failed = summary.status == "failed"
+                status.update(label=f"{name}: {summary.status}", state="error" if failed else "complete")
+        if summary is not None:
+            run_summary(summary)
+
+with st.expander("Create a dataflow", icon=":material/add_circle:", expanded=flows.empty):
+    connections = required(data.connections)
+    if connections.empty:
+        st.info("Add a connection on **Sources** first.")
+    else:
+        with reported_errors():
+            created = new_dataflow_form(list(connections["name"]))
+            if created:
+                workspace().save_dataflow(*created)
+                data.refresh()
+                st.success(
+                    f"Created dataflow **{created[0]}**. Run it above, or fine-tune it on **Mapping**."
+                )
+
+with list_slot:
+    dataflows_table(required(data.dataflows))

@@ -1,0 +1,72 @@
+"""Preview: pick a connection and a stream, look at a 1,000-row sample and its column profile."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data
+from ui.feedback import reported_errors, required
+from ui.forms import connector_class, model_form
+from ui.routing import through_app
+
+through_app()
+st.title("Preview")
+st.caption("Browse a connection's streams and look at a sample before you map it.")
+
+connections = required(data.connections)
+if connections.empty:
+    st.info("No connection yet: add one on **Sources**.", icon=":material/info:")
+    st.stop()
+
+pick_connection, pick_stream, type_stream = st.columns([1, 1, 1])
+connection = pick_connection.selectbox("Connection", connections["name"], key="preview.connection")
+with reported_errors():
+    streams = {info.name: info for info in data.streams(connection)}
+    stream = pick_stream.selectbox(
+        "Stream", list(streams), key=f"preview.stream.{connection}", placeholder="No stream found"
+    )
+    custom = type_stream.text_input(
+        "…or type a pattern",
+        key=f"preview.custom.{connection}",
+        placeholder="orders/*.jsonl",
+        help="A glob over the connection's files, or a stream name the list does not show.",
+    )
+    chosen = custom.strip() or stream
+    if not chosen:
+        st.stop()
+
+    info = streams.get(chosen)
+    if info and (info.primary_key_candidates or info.cursor_candidates):
+        st.caption(
+            f"Key candidates: {', '.join(info.primary_key_candidates) or '—'} · "
+            f"cursor candidates: {', '.join(info.cursor_candidates) or '—'}"
+        )
+    connector = connections.set_index("name").at[connection, "connector"]
+    with st.expander("Read options", icon=":material/tune:"):
+        options = model_form(
+            required(connector_class, connector).options_model, key=f"preview.options.{connector}"
+        )
+    sample = data.preview(connection, chosen, options)
+    if sample.malformed:
+        st.warning(
+            f"{sample.malformed:,} malformed rows in this sample could not be parsed; "
+            "a run quarantines them with their reasons.",
+            icon=":material/warning:",
+        )
+    rows, profile = st.tabs(
+        [f"Sample · {len(sample.frame):,} rows", f"Column profile · {len(sample.profile)}"]
+    )
+    rows.dataframe(sample.frame, hide_index=True, height=460)
+    profile.dataframe(
+        sample.profile,
+        hide_index=True,
+        column_config={
+            "column": "Column",
+            "type": "Inferred type",
+            "null_pct": st.column_config.ProgressColumn(
+                "Null %", min_value=0, max_value=100, format="%.1f%%"
+            ),
+            "distinct": st.column_config.NumberColumn("Distinct", format="localized"),
+            "examples": st.column_config.TextColumn("Examples", width="large"),
+        },
+    )

@@ -1,0 +1,55 @@
+"""Dataflows: the list, Run now with its summary, and creating a dataflow from suggestions."""
+
+from __future__ import annotations
+
+from core.services import Workspace
+from tests.pages.apptest import open_page, texts
+
+
+def test_the_list_shows_the_demo_dataflows() -> None:
+    at = open_page("pages/dataflows.py")
+    assert not at.exception
+    assert {"crm_contacts", "shop_orders"} <= set(at.dataframe[0].value["name"])
+
+
+def test_run_now_shows_progress_and_the_run_summary() -> None:
+    before = len(Workspace.open().runs("crm_contacts"))
+    at = open_page("pages/dataflows.py")
+    at.selectbox(key="dataflows.run.name").set_value("crm_contacts").run()
+    at.button(key="dataflows.run").click().run()
+    assert not at.exception
+    assert not at.error, texts(at.error)
+    latest = Workspace.open().runs("crm_contacts").iloc[0]
+    assert len(Workspace.open().runs("crm_contacts")) == before + 1
+    summary = texts(at.success) + texts(at.warning)
+    assert f"Run #{latest['id']} of crm_contacts {latest['status']}" in summary
+    assert f"received {latest['received']:,}" in summary
+    assert at.status[0].label == f"crm_contacts: {latest['status']}"
+    assert {metric.label for metric in at.metric} == {"Received", "Ingested", "Failed", "Duration"}
+
+
+def test_create_a_dataflow_from_suggested_mapping() -> None:
+    at = open_page("pages/dataflows.py")
+    at.text_input(key="dataflows.new.name").set_value("contacts_copy")
+    at.selectbox(key="dataflows.new.connection").set_value("demo_files").run()
+    at.selectbox(key="dataflows.new.stream.demo_files").set_value("contacts.csv").run()
+    suggested = at.data_editor[0].value
+    assert {"crmId", "personalEmail.address", "person.firstName"} <= set(suggested["target"])
+    assert at.multiselect(key="dataflows.new.key.contacts.csv").value == ["customer_id"]
+    at.button(key="dataflows.new.create").click().run()
+    assert not at.exception
+    assert not at.error, texts(at.error)
+    assert "Created dataflow **contacts_copy**" in texts(at.success)
+    spec = Workspace.open().dataflow_spec("contacts_copy")
+    assert spec.mapping["personalEmail.address"] == "email"
+    assert spec.sync.primary_key == ["customer_id"]
+    assert spec.identities["email"] == "personalEmail.address"
+
+
+def test_creating_without_a_name_shows_an_error() -> None:
+    at = open_page("pages/dataflows.py")
+    at.selectbox(key="dataflows.new.connection").set_value("demo_files").run()
+    at.button(key="dataflows.new.create").click().run()
+    assert not at.exception
+    assert "name" in texts(at.error)
+    assert "" not in set(Workspace.open().dataflows()["name"])

@@ -1,0 +1,40 @@
+"""Preview: a stream's 1,000-row sample, its column profile, malformed rows and bad patterns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.pages.apptest import open_page, texts
+
+
+def test_contacts_sample_and_profile() -> None:
+    at = open_page("pages/preview.py")
+    at.selectbox(key="preview.connection").set_value("demo_files").run()
+    at.selectbox(key="preview.stream.demo_files").set_value("contacts.csv").run()
+    assert not at.exception
+    sample, profile = at.dataframe[0].value, at.dataframe[1].value
+    assert len(sample) == 1000
+    assert "email" in sample.columns
+    assert list(profile.columns) == ["column", "type", "null_pct", "distinct", "examples"]
+    assert set(profile["column"]) == set(sample.columns)
+    assert profile.set_index("column").loc["customer_id", "distinct"] == 1000
+    assert not at.warning  # the demo contacts parse cleanly
+
+
+def test_a_typed_pattern_with_malformed_rows_warns_with_the_count(demo_workspace: Path) -> None:
+    folder = demo_workspace / "demo" / "data" / "broken"
+    folder.mkdir(parents=True, exist_ok=True)
+    good = "\n".join(f'{{"id": {i}, "email": "p{i}@example.com"}}' for i in range(5))
+    (folder / "events.jsonl").write_text(good + '\n{not json\n{"id": 9\n', encoding="utf-8")
+    at = open_page("pages/preview.py")
+    at.text_input(key="preview.custom.demo_files").set_value("broken/*.jsonl").run()
+    assert not at.exception
+    assert "2 malformed rows" in texts(at.warning)
+
+
+def test_a_pattern_matching_nothing_shows_an_error() -> None:
+    at = open_page("pages/preview.py")
+    at.text_input(key="preview.custom.demo_files").set_value("nothing/here/*.csv").run()
+    assert not at.exception
+    assert at.error
+    assert not at.dataframe

@@ -1,0 +1,110 @@
+"""Cached reads of the workspace for the pages (st.cache_data), and one call to drop them after a write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from connectors.base import StreamInfo
+from core.services import MappedSample, Preview
+from ui.state import workspace
+
+#: Seconds a cached read stays fresh; writes made on this page clear the caches at once.
+FRESH_SECONDS = 30
+
+
+@st.cache_data(show_spinner=False)
+def catalog() -> pd.DataFrame:
+    """The connector catalog (it only changes with the code)."""
+    return workspace().catalog()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def connections() -> pd.DataFrame:
+    """The saved connections, secrets left out."""
+    return workspace().connections()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def dataflows() -> pd.DataFrame:
+    """The dataflows with their last run."""
+    return workspace().dataflows()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def runs(dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Run history, newest first."""
+    return workspace().runs(dataflow, limit)
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def quarantined_rows(run_id: int) -> pd.DataFrame:
+    """A run's quarantined rows, one column per source field, ready to read or download."""
+    errors = workspace().run_errors(run_id)
+    if errors.empty:
+        return errors
+    source = pd.json_normalize(errors["row"].map(lambda row: row if isinstance(row, dict) else {}).tolist())
+    source.index = errors.index
+    reasons = errors[["source_key", "origin", "code", "field", "reason"]]
+    return reasons.join(source, suffixes=("", " (source)"))
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def overview() -> dict[str, Any]:
+    """The headline figures."""
+    return workspace().overview()
+
+
+def streams(connection: str) -> list[StreamInfo]:
+    """The streams a connection offers (names and key/cursor candidates)."""
+    return [
+        StreamInfo(name, primary_key_candidates=keys, cursor_candidates=cursors)
+        for name, keys, cursors in _stream_rows(connection)
+    ]
+
+
+def preview(connection: str, stream: str, options: Mapping[str, Any] | None = None) -> Preview:
+    """A 1,000-row sample of a stream with its column profile."""
+    frame, profile, malformed = _preview_parts(connection, stream, dict(options or {}))
+    return Preview(frame=frame, profile=profile, malformed=malformed)
+
+
+# The cached values are plain tuples and frames: st.cache_data pickles them, and a
+# dataclass would stop pickling once Streamlit reloads its module after an edit.
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing streams…")
+def _stream_rows(connection: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    return [
+        (info.name, tuple(info.primary_key_candidates), tuple(info.cursor_candidates))
+        for info in workspace().streams(connection)
+    ]
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Reading a sample…")
+def _preview_parts(
+    connection: str, stream: str, options: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    sample = workspace().preview(connection, stream, options)
+    return sample.frame, sample.profile, int(sample.malformed)
+
+
+def map_sample(name: str, spec: Mapping[str, Any]) -> MappedSample:
+    """Validates an edited dataflow spec and maps a sample with it (never cached: specs change)."""
+    ws = workspace()
+    return ws.map_sample(ws.validate_dataflow(name, spec))
+
+
+def suggested_mapping(columns: list[str]) -> dict[str, str]:
+    """Profile attribute -> source column suggestions for these columns (empty if the engine has none)."""
+    try:
+        from core.mapping import suggest_mapping
+    except ImportError:
+        return {}
+    return dict(suggest_mapping(columns, workspace().schema))
+
+
+def refresh() -> None:
+    """Forgets every cached read, after a write changed the workspace."""
+    st.cache_data.clear()

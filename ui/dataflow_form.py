@@ -1,0 +1,76 @@
+"""The "new dataflow" form: a source stream, a suggested mapping to edit, and how to sync it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui import data
+from ui.state import workspace
+from ui.widgets import mapping_editor
+
+SYNC_MODES = {"full_refresh": "Full refresh", "incremental": "Incremental (by a cursor column)"}
+
+
+def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """Draws the form; returns (name, spec) when the user clicks Create, else None.
+
+    Raises:
+        TributaryError: when the connection's streams or sample cannot be read.
+    """
+    name = st.text_input("Name *", key="dataflows.new.name", placeholder="newsletter_signups")
+    pick_connection, pick_stream, type_stream = st.columns(3)
+    connection = pick_connection.selectbox("Connection", connections, key="dataflows.new.connection")
+    streams = {info.name: info for info in data.streams(connection)}
+    listed = pick_stream.selectbox("Stream", list(streams), key=f"dataflows.new.stream.{connection}")
+    typed = type_stream.text_input("…or type a pattern", key=f"dataflows.new.custom.{connection}")
+    stream = typed.strip() or listed
+    if not stream:
+        return None
+    columns = list(data.preview(connection, stream).frame.columns)
+    info = streams.get(stream)
+    schema = workspace().schema
+
+    st.markdown("**Mapping**: suggested from the column names, edit freely")
+    mapping = mapping_editor(
+        data.suggested_mapping(columns), schema.paths, key=f"dataflows.new.mapping.{connection}.{stream}"
+    )
+    pick_mode, pick_cursor, pick_key = st.columns(3)
+    mode = pick_mode.selectbox(
+        "Sync mode", list(SYNC_MODES), format_func=SYNC_MODES.get, key="dataflows.new.mode"
+    )
+    cursors = [c for c in (info.cursor_candidates if info else ()) if c in columns]
+    cursor = pick_cursor.selectbox(
+        "Cursor column",
+        columns,
+        index=columns.index(cursors[0]) if cursors else None,
+        disabled=mode != "incremental",
+        key=f"dataflows.new.cursor.{stream}",
+        help="Incremental runs read only rows whose cursor moved past the last run's.",
+    )
+    keys = [c for c in (info.primary_key_candidates if info else ()) if c in columns][:1]
+    primary_key = pick_key.multiselect(
+        "Primary key",
+        columns,
+        default=keys,
+        key=f"dataflows.new.key.{stream}",
+        help="Records are upserted by it; without one, by file and line.",
+    )
+    identities = {
+        attribute.identity: attribute.path
+        for attribute in schema.attributes
+        if attribute.identity and attribute.path in mapping
+    }
+    if identities:
+        st.caption("Identities: " + ", ".join(f"{ns} ← {path}" for ns, path in identities.items()))
+    if not st.button("Create dataflow", type="primary", icon=":material/add:", key="dataflows.new.create"):
+        return None
+    sync = {"mode": mode, "primary_key": primary_key, **({"cursor": cursor} if mode == "incremental" else {})}
+    spec = {
+        "source": {"connection": connection, "stream": stream},
+        "sync": sync,
+        "mapping": mapping,
+        "identities": identities,
+    }
+    return name.strip(), spec
