@@ -106,6 +106,28 @@ class StreamInfo:
 
 
 @dataclass(frozen=True)
+class CursorRequest:
+    """An incremental read the engine asks for: rows whose cursor is at least ``start``.
+
+    A connector that can push this down (a database) reads only those rows,
+    ordered by (cursor, primary key); one that cannot (files) ignores it and
+    the engine filters. ``start`` is inclusive because rows sharing the last
+    cursor value may have arrived since: the engine drops the ones it has seen.
+
+    Attributes:
+        column: the cursor column.
+        start: the lowest value to read, or None to read everything (still ordered).
+            A timezone-aware pandas Timestamp (UTC) for timestamp cursors, a float
+            for numeric ones, a str otherwise.
+        primary_key: the columns that order rows sharing a cursor value.
+    """
+
+    column: str
+    start: Any = None
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of ``check()``: ok, and a message a person can act on."""
 
@@ -131,6 +153,8 @@ class Connector(ABC):
     description: ClassVar[str] = ""
     config_model: ClassVar[type[ConnectorConfig]]
     options_model: ClassVar[type[StreamOptions]] = StreamOptions
+    #: Whether ``read`` filters and orders by a CursorRequest itself.
+    pushes_down_cursor: ClassVar[bool] = False
 
     def __init__(self, config: ConnectorConfig | Mapping[str, Any]) -> None:
         if not isinstance(config, self.config_model):
@@ -163,11 +187,14 @@ class Connector(ABC):
         stream: str,
         options: Mapping[str, Any] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        cursor: CursorRequest | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Yields the stream's rows in chunks of at most ``chunk_size`` rows.
 
         Chunks carry ORIGIN_COLUMN, and ROW_ERROR_COLUMN/RAW_COLUMN for rows
         that could not be parsed. The order is deterministic for unchanged data.
+        Connectors that set ``pushes_down_cursor`` honour ``cursor``; others
+        ignore it.
         """
 
     def fingerprint(self, stream: str, options: Mapping[str, Any] | None = None) -> str | None:

@@ -44,6 +44,7 @@ from connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorError,
+    CursorRequest,
     FieldInfo,
     SourceUnreachableError,
     StreamInfo,
@@ -202,8 +203,13 @@ class FilesConnector(Connector):
         stream: str,
         options: Mapping[str, Any] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        cursor: CursorRequest | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Yields the stream's rows in chunks of at most ``chunk_size`` rows, file after file."""
+        """Yields the stream's rows in chunks of at most ``chunk_size`` rows, file after file.
+
+        Files cannot be filtered by a cursor column without reading them, so
+        ``cursor`` is ignored: the engine filters the rows.
+        """
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         fmt = self._format(options)

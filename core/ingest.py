@@ -27,6 +27,7 @@ from connectors.base import (
     ROW_ERROR_COLUMN,
     Connector,
     ConnectorError,
+    CursorRequest,
 )
 from core import cursor as cursors
 from core.errors import (
@@ -160,9 +161,20 @@ class DataflowRun:
             lease.release()
 
     # -- the run -------------------------------------------------------------
+    @property
+    def _pushes_down(self) -> bool:
+        """Whether the source itself reads only rows past the cursor, in cursor order."""
+        return self.connector.pushes_down_cursor and self.spec.sync.mode == "incremental"
+
     def _resume_point(self, state: Mapping[str, Any], fingerprint: str | None) -> dict[str, Any] | None:
+        """Where an interrupted run left off, if this run may continue from there.
+
+        A source read in cursor order resumes from the highest cursor value
+        committed; any other source skips the chunks already committed, which
+        is only safe while its content (fingerprint) is unchanged.
+        """
         resume = state.get("resume")
-        if not resume or fingerprint is None:
+        if not resume or (fingerprint is None and not self._pushes_down):
             return None
         same = (
             resume.get("fingerprint") == fingerprint
@@ -183,10 +195,18 @@ class DataflowRun:
         watermark = cursors.Watermark.from_state(state) if sync.mode == "incremental" else None
         progress = cursors.RunMax.from_state(resume or {})
         generation = int(resume["generation"]) if resume else summary.run_id
-        skip = int(resume["chunks_done"]) if resume else 0
+        skip = int(resume["chunks_done"]) if resume and not self._pushes_down else 0
+        request = None
+        committed = watermark
+        if self._pushes_down:
+            assert watermark is not None and sync.cursor is not None
+            if resume and progress.value is not None:
+                # continue after what the interrupted run committed, not from the old watermark
+                watermark = cursors.Watermark(progress.kind, progress.value, frozenset(progress.ties))
+            request = CursorRequest(sync.cursor, watermark.value, tuple(sync.primary_key))
         with self.store.engine.begin() as conn:
             table = datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.types)
-        chunks = self.connector.read(self.spec.source.stream, self.options, sync.chunk_size)
+        chunks = self.connector.read(self.spec.source.stream, self.options, sync.chunk_size, request)
         for index, raw in enumerate(chunks):
             if index < skip:
                 continue
@@ -238,7 +258,8 @@ class DataflowRun:
                 new_state: dict[str, Any] = {}
             else:
                 assert watermark is not None
-                new_state = watermark.advanced(progress).to_state()
+                assert committed is not None
+                new_state = committed.advanced(progress).to_state()
             self.store.save_cursor_state(conn, self.dataflow_id, new_state)
             summary.status = "partial" if summary.failed else "succeeded"
             self._write_counters(conn, summary, finished=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 
 from core.services import Workspace
+from tests.services import POSTGRES, require_service
 
 
 @pytest.fixture
@@ -22,4 +25,32 @@ def workspace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def workspace(workspace_dir: Path) -> Workspace:
     """An open, empty workspace."""
+    return Workspace.open()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, workspace_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The store on each supported database: SQLite, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield os.environ["TRIBUTARY_DATABASE_URL"]
+        return
+    require_service(*POSTGRES)
+    import psycopg
+
+    name = f"tributary_test_{uuid.uuid4().hex[:12]}"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    monkeypatch.setenv("TRIBUTARY_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def any_workspace(store_url: str) -> Workspace:
+    """An open, empty workspace on each supported store database."""
     return Workspace.open()

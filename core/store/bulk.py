@@ -55,21 +55,73 @@ def rows(conn: Connection, table: Table, frame: pd.DataFrame, columns: Sequence[
     return list(zip(*lists, strict=True))
 
 
+def _conflict_clause(conn: Connection, columns: Sequence[str], key: Sequence[str]) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    return f"ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
+
+
 def upsert(conn: Connection, table: Table, frame: pd.DataFrame, key: Sequence[str]) -> None:
-    """Inserts the frame's rows, replacing those whose ``key`` exists (SQLite, PostgreSQL)."""
+    """Inserts the frame's rows, replacing those whose ``key`` exists (SQLite, PostgreSQL).
+
+    On PostgreSQL the rows are COPied into a temporary staging table and
+    merged with one set-based statement; elsewhere one prepared statement is
+    executed for all rows.
+    """
     if frame.empty:
+        return
+    if conn.dialect.name == "postgresql" and _has_copy(conn):
+        _copy_merge(conn, table, frame, key)
         return
     quote = conn.dialect.identifier_preparer.quote
     columns = [c.name for c in table.columns]
     mark = _placeholder(conn)
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
-    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     sql = (
         f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key)}) {action}"
+        f"{_conflict_clause(conn, columns, key)}"
     )
     conn.exec_driver_sql(sql, rows(conn, table, frame, columns))
+
+
+def _has_copy(conn: Connection) -> bool:
+    return hasattr(conn.connection.driver_connection, "cursor") and conn.dialect.driver == "psycopg"
+
+
+def _csv_payload(table: Table, frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """The rows as CSV text for COPY: missing values (and blank strings) are empty, hence NULL."""
+    out = pd.DataFrame(index=frame.index)
+    for name in columns:
+        if name not in frame:
+            out[name] = pd.NA
+            continue
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series) and isinstance(table.c[name].type, Date):
+            series = series.dt.strftime("%Y-%m-%d")
+        out[name] = series
+    return out.to_csv(index=False, header=False, na_rep="", date_format="%Y-%m-%d %H:%M:%S.%f%z")
+
+
+def _copy_merge(conn: Connection, table: Table, frame: pd.DataFrame, key: Sequence[str]) -> None:
+    preparer = conn.dialect.identifier_preparer
+    quote = preparer.quote
+    columns = [c.name for c in table.columns]
+    names = ", ".join(quote(c) for c in columns)
+    staging = quote(f"_stage_{table.name}"[:60])
+    # a fresh staging table per chunk: it always has the target's current columns
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} (LIKE {preparer.format_table(table)} INCLUDING DEFAULTS) "
+        "ON COMMIT DROP"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(_csv_payload(table, frame, columns))
+    conn.exec_driver_sql(
+        f"INSERT INTO {preparer.format_table(table)} ({names}) SELECT {names} FROM {staging} "
+        f"{_conflict_clause(conn, columns, key)}"
+    )
 
 
 def delete_where(conn: Connection, table: Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:

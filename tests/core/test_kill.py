@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = 60_000
 
 
-def test_killed_run_rerun_leaves_no_duplicate_and_no_lost_record(workspace, workspace_dir, tmp_path):
+def test_killed_run_rerun_leaves_no_duplicate_and_no_lost_record(any_workspace, workspace_dir, tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     ids = np.arange(ROWS)
@@ -41,7 +41,7 @@ dataflows:
       - expect_column_values_to_not_be_null: {{column: crmId}}
 """
     )
-    config.apply(workspace, spec)
+    config.apply(any_workspace, spec)
     url = os.environ["TRIBUTARY_DATABASE_URL"]
     engine = create_engine(url)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
