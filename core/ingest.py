@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -207,42 +208,44 @@ class DataflowRun:
         with self.store.engine.begin() as conn:
             table = datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.types)
         chunks = self.connector.read(self.spec.source.stream, self.options, sync.chunk_size, request)
-        for index, raw in enumerate(chunks):
-            if index < skip:
-                continue
-            chunk = self._prepare(raw, watermark)
-            summary.received += chunk.received
-            summary.failed += chunk.failed
-            over = summary.received and summary.failed / summary.received > self.spec.error_threshold
-            if chunk.cursor_values is not None and watermark is not None:
-                progress.kind = watermark.kind
-                progress.update(chunk.cursor_values, chunk.keys)
-            resume_state = {
-                "run_id": resume["run_id"] if resume else summary.run_id,
-                "generation": generation,
-                "chunks_done": index + 1,
-                "fingerprint": fingerprint,
-                "version": self.row["version"],
-                "mode": sync.mode,
-                **progress.to_state(),
-            }
-            with self.store.engine.begin() as conn:
-                lease.renew(conn)
-                if not over:
-                    self._write_records(conn, table, chunk, summary.run_id, generation)
-                    summary.ingested += len(chunk.records)
-                self._write_errors(conn, chunk.errors, summary.run_id)
-                summary.chunks += 1
-                self._write_counters(conn, summary)
-                self.store.save_cursor_state(conn, self.dataflow_id, {**state, "resume": resume_state})
-            if self.progress:
-                self.progress(summary)
-            if over:
-                raise DataQualityError(
-                    f"{summary.failed} of {summary.received} rows failed "
-                    f"({summary.failed / summary.received:.1%}), over this dataflow's error threshold "
-                    f"of {self.spec.error_threshold:.0%}; the run stopped. See its quarantined rows."
-                )
+        # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
+        with _closed_after(chunks):
+            for index, raw in enumerate(chunks):
+                if index < skip:
+                    continue
+                chunk = self._prepare(raw, watermark)
+                summary.received += chunk.received
+                summary.failed += chunk.failed
+                over = summary.received and summary.failed / summary.received > self.spec.error_threshold
+                if chunk.cursor_values is not None and watermark is not None:
+                    progress.kind = watermark.kind
+                    progress.update(chunk.cursor_values, chunk.keys)
+                resume_state = {
+                    "run_id": resume["run_id"] if resume else summary.run_id,
+                    "generation": generation,
+                    "chunks_done": index + 1,
+                    "fingerprint": fingerprint,
+                    "version": self.row["version"],
+                    "mode": sync.mode,
+                    **progress.to_state(),
+                }
+                with self.store.engine.begin() as conn:
+                    lease.renew(conn)
+                    if not over:
+                        self._write_records(conn, table, chunk, summary.run_id, generation)
+                        summary.ingested += len(chunk.records)
+                    self._write_errors(conn, chunk.errors, summary.run_id)
+                    summary.chunks += 1
+                    self._write_counters(conn, summary)
+                    self.store.save_cursor_state(conn, self.dataflow_id, {**state, "resume": resume_state})
+                if self.progress:
+                    self.progress(summary)
+                if over:
+                    raise DataQualityError(
+                        f"{summary.failed} of {summary.received} rows failed "
+                        f"({summary.failed / summary.received:.1%}), over this dataflow's error threshold "
+                        f"of {self.spec.error_threshold:.0%}; the run stopped. See its quarantined rows."
+                    )
         with self.store.engine.begin() as conn:
             lease.renew(conn)
             if sync.mode == "full_refresh":
@@ -414,6 +417,17 @@ class DataflowRun:
                     chunks=summary.chunks,
                 )
             )
+
+
+@contextmanager
+def _closed_after(chunks: Iterator[pd.DataFrame]) -> Iterator[None]:
+    """Closes a connector's chunk generator however the loop over it ends."""
+    try:
+        yield
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 # -- vectorised helpers ------------------------------------------------------
