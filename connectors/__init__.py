@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.files import FilesConnector
+from connectors.sql import (
+    BigQueryConnector,
+    MySqlConnector,
+    PostgresConnector,
+    RedshiftConnector,
+    SqliteConnector,
+    SqlServerConnector,
+)
 
-REGISTRY: dict[str, type[Connector]] = {cls.name: cls for cls in (FilesConnector,)}
+REGISTRY: dict[str, type[Connector]] = {
+    cls.name: cls
+    for cls in (
+        FilesConnector,
+        PostgresConnector,
+        MySqlConnector,
+        SqlServerConnector,
+        RedshiftConnector,
+        SqliteConnector,
+        BigQueryConnector,
+    )
+}
 
 #: The catalog the dashboard shows: every source family, available or planned.
 CATALOG: dict[str, list[tuple[str, str]]] = {
@@ -28,6 +47,7 @@ CATALOG: dict[str, list[tuple[str, str]]] = {
         ("sqlserver", "Microsoft SQL Server"),
         ("redshift", "Amazon Redshift"),
         ("bigquery", "Google BigQuery"),
+        ("sqlite", "SQLite"),
     ],
     "CRM and marketing automation": [
         ("salesforce", "Salesforce"),

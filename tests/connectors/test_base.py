@@ -7,7 +7,14 @@ import pytest
 from pydantic import BaseModel
 
 import connectors
-from connectors.base import FIELD_TYPES, CheckResult, Connector, ConnectorConfig, StreamOptions, infer_field_type
+from connectors.base import (
+    FIELD_TYPES,
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    StreamOptions,
+    infer_field_type,
+)
 
 
 @pytest.mark.parametrize("cls", list(connectors.REGISTRY.values()), ids=list(connectors.REGISTRY))

@@ -27,7 +27,11 @@ def frame(keys: list[str], text: list[object]) -> pd.DataFrame:
             "amount": pd.Series([1.25, None, 1e-7][:n], dtype="Float64"),
             "flag": pd.Series([True, None, False][:n], dtype="boolean"),
             "day": pd.Series(pd.to_datetime(["2026-02-28", None, "1999-12-31"][:n])).astype("datetime64[s]"),
-            "at": pd.Series(pd.to_datetime(["2026-03-29T01:30:00.123456Z", None, "2026-10-25T02:30:00Z"][:n], format="ISO8601")),
+            "at": pd.Series(
+                pd.to_datetime(
+                    ["2026-03-29T01:30:00.123456Z", None, "2026-10-25T02:30:00Z"][:n], format="ISO8601"
+                )
+            ),
             "_run_id": 1,
             "_generation": 1,
             "_origin": "f#1",

@@ -124,7 +124,9 @@ def test_dirty_csv_gives_exact_counts_and_rerun_changes_nothing(any_workspace, t
     assert (second["received"], second["ingested"], second["failed"]) == (0, 0, 0)
     assert second["status"] == "succeeded"
     pd.testing.assert_frame_equal(
-        any_workspace.records("contacts", limit=None).drop(columns=["_run_id", "_ingested_at", "_generation"]),
+        any_workspace.records("contacts", limit=None).drop(
+            columns=["_run_id", "_ingested_at", "_generation"]
+        ),
         records.drop(columns=["_run_id", "_ingested_at", "_generation"]),
     )
 
@@ -224,7 +226,9 @@ def test_export_round_trips_without_secrets(any_workspace, tmp_path, source):
     ],
     ids=["binary", "unterminated-quote", "bad-bom", "ragged"],
 )
-def test_malformed_files_end_in_a_clear_outcome_never_a_crash(any_workspace, tmp_path, source, capsys, content):
+def test_malformed_files_end_in_a_clear_outcome_never_a_crash(
+    any_workspace, tmp_path, source, capsys, content
+):
     (source / "contacts.csv").write_bytes(content)
     apply_yaml(any_workspace, tmp_path, dataflow_yaml(source, mode="full_refresh", threshold=1.0))
     out = run_json(capsys)
