@@ -178,3 +178,45 @@ def test_connection_lost_mid_read_then_a_clean_rerun(workspace, server):
     assert len(records) == 3000 and records["_source_key"].is_unique
     # the rerun continued after what the broken run committed
     assert rerun.received <= 3000 - 500
+
+
+@pytest.mark.parametrize("server", ["postgres"], indirect=True)
+def test_yaml_and_cli_with_a_secret_from_the_environment(
+    workspace, workspace_dir, server, tmp_path, monkeypatch, capsys
+):
+    import json
+
+    import yaml
+
+    from core import config
+    from core.__main__ import main
+
+    create_customers(server, 20)
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "Unguessable-Pa55")
+    spec = {
+        "connections": {
+            "shop_db": {
+                "connector": "postgres",
+                "config": {**server.config, "password": "${SHOP_DB_PASSWORD}"},
+            }
+        },
+        "dataflows": {
+            "customers": {
+                "source": {"connection": "shop_db", "stream": server.stream},
+                "sync": {"mode": "incremental", "cursor": "updated_at", "primary_key": ["id"]},
+                "mapping": {"crmId": "id", "personalEmail.address": "lower(email)"},
+            }
+        },
+    }
+    path = tmp_path / "shop.yml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["apply", str(path)]) == 0
+    assert main(["run", "customers", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(out)["ingested"] == 20
+
+    exported = config.export(workspace)
+    assert "${SHOP_DB_PASSWORD}" in exported and "Unguessable-Pa55" not in exported
+    for stored in workspace_dir.glob("tributary.db*"):
+        assert b"Unguessable-Pa55" not in stored.read_bytes()
+    assert "Unguessable-Pa55" not in str(workspace.connection_spec("shop_db"))

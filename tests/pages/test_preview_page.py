@@ -38,3 +38,43 @@ def test_a_pattern_matching_nothing_shows_an_error() -> None:
     assert not at.exception
     assert at.error
     assert not at.dataframe
+
+
+def test_browse_and_preview_a_postgres_table() -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from core.services import Workspace
+    from tests.services import POSTGRES, require_service
+
+    require_service(*POSTGRES)
+    schema = f"preview_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        conn.exec_driver_sql(
+            f'CREATE TABLE "{schema}".customers (id int primary key, email text, seen timestamptz)'
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO \"{schema}\".customers SELECT g, 'c' || g || '@example.com', now() "
+            "FROM generate_series(1, 2500) g"
+        )
+    Workspace.open().save_connection(
+        "pg_preview",
+        "postgres",
+        {"host": "127.0.0.1", "database": "test", "username": "postgres", "schema": schema},
+    )
+    try:
+        at = open_page("pages/preview.py")
+        at.selectbox(key="preview.connection").set_value("pg_preview").run()
+        at.selectbox(key="preview.stream.pg_preview").set_value(f"{schema}.customers").run()
+        assert not at.exception
+        sample, profile = at.dataframe[0].value, at.dataframe[1].value
+        assert len(sample) == 1000  # the 1,000-row sample, not the whole table
+        types = profile.set_index("column")["type"]
+        assert (types["id"], types["email"], types["seen"]) == ("integer", "string", "timestamp")
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()

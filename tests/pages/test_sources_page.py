@@ -59,3 +59,47 @@ def test_editing_a_saved_connection_prefills_its_settings() -> None:
     assert not at.exception
     url = at.text_input(key="sources.files.demo_files.url").value
     assert url == Workspace.open().connection_spec("demo_files").config["url"]
+
+
+def test_add_a_postgres_connection_with_a_wrong_password_then_right_settings() -> None:
+    from tests.services import POSTGRES, require_service
+
+    require_service(*POSTGRES)
+    form = "sources.postgres.+ New connection"
+    at = open_page("pages/sources.py")
+    at.selectbox(key="sources.connector").set_value("postgres").run()
+    assert not at.exception
+    at.text_input(key=f"{form}.host").set_value("127.0.0.1")
+    at.text_input(key=f"{form}.database").set_value("no_such_database_here")
+    at.text_input(key=f"{form}.username").set_value("postgres")
+    at.text_input(key=f"{form}.password").set_value("Sup3r-Secret-Pw")
+    at.button(key="sources.test").click().run()
+    assert not at.exception
+    shown = texts(at.error)
+    assert "no_such_database_here" in shown
+    assert "Sup3r-Secret-Pw" not in shown + texts(at.success) + texts(at.markdown)
+
+    at.text_input(key=f"{form}.database").set_value("test")
+    at.text_input(key="sources.name.+ New connection").set_value("shop_db")
+    at.button(key="sources.test").click().run()
+    assert at.success and not at.error, texts(at.error)
+    at.button(key="sources.save").click().run()
+    assert "Saved connection **shop_db**" in texts(at.success)
+    workspace = Workspace.open()
+    assert workspace.connection_spec("shop_db").config["password"] == "********"
+    assert workspace.test_connection("shop_db").ok
+
+    import uuid
+
+    import sqlalchemy as sa
+
+    table = f"page_test_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (id int primary key, email text)")
+    try:
+        assert f"public.{table}" in {stream.name for stream in workspace.streams("shop_db")}
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
