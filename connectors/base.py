@@ -128,6 +128,16 @@ class CursorRequest:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """One independently readable part of a stream (a file/object) and its version."""
+
+    name: str  # the object's path relative to the connection's url
+    version: str  # changes when the object's content changes (etag/md5/generation, else size+mtime)
+    size: int | None = None
+    modified: str | None = None  # ISO 8601 UTC
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of ``check()``: ok, and a message a person can act on."""
 
@@ -196,6 +206,20 @@ class Connector(ABC):
         Connectors that set ``pushes_down_cursor`` honour ``cursor``; others
         ignore it.
         """
+
+    def partitions(self, stream: str, options: Mapping[str, Any] | None = None) -> list[Partition] | None:
+        """The stream's parts with their versions, or None when it has none (a table)."""
+        return None
+
+    def read_partition(
+        self,
+        stream: str,
+        partition: Partition,
+        options: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[pd.DataFrame]:
+        """Reads one part; chunks carry ORIGIN_COLUMN like read()."""
+        raise NotImplementedError
 
     def fingerprint(self, stream: str, options: Mapping[str, Any] | None = None) -> str | None:
         """A string that changes when the stream's content may have changed.

@@ -15,22 +15,20 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from connectors.base import (
-    META_PREFIX,
-    ORIGIN_COLUMN,
-    RAW_COLUMN,
-    ROW_ERROR_COLUMN,
     Connector,
     ConnectorError,
     CursorRequest,
 )
 from core import cursor as cursors
+from core.chunks import ChunkProcessor, PreparedChunk
 from core.errors import (
     ConfigurationError,
     DataQualityError,
@@ -38,18 +36,14 @@ from core.errors import (
     SourceUnavailableError,
     TributaryError,
 )
-from core.mapping import ProfileSchema, compile_mapping
+from core.mapping import ProfileSchema
 from core.models import DataflowSpec
-from core.quality import QualitySuite
 from core.store import bulk, datasets
 from core.store import tables as t
 from core.store.leases import Lease
 from core.store.repository import Store, utcnow
 
 log = logging.getLogger(__name__)
-
-ERROR_COLUMNS = ["row", "field", "code", "reason"]
-_SEPARATOR = "\x1f"  # joins the values of a composite primary key
 
 
 @dataclass
@@ -76,16 +70,13 @@ class RunSummary:
 ProgressCallback = Callable[[RunSummary], None]
 
 
-@dataclass
-class _Chunk:
-    """A chunk split into the rows to upsert and the rows to quarantine."""
+@dataclass(frozen=True)
+class _Segment:
+    """A part of the source read in one go: one object (by name and version) or the whole stream."""
 
-    received: int
-    records: pd.DataFrame
-    errors: pd.DataFrame
-    failed: int
-    cursor_values: pd.Series | None = None
-    keys: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    name: str | None
+    version: str | None
+    open: Callable[[], Iterator[pd.DataFrame]]
 
 
 class DataflowRun:
@@ -112,11 +103,7 @@ class DataflowRun:
         self.redact = redact
         self.dataflow_id = int(dataflow["id"])
         self.options = connector.parse_options(self.spec.source.options).model_dump()
-        self.mapping = compile_mapping(self.spec.mapping, schema)
-        self._compiled_for: list[str] | None = None
-        self.suite = QualitySuite.parse(self.spec.quality)
-        self.suite.check_columns(self.mapping.targets)
-        self.types = {target: schema.get(target).type for target in self.mapping.targets}
+        self.chunks = ChunkProcessor(self.spec, schema)
 
     def execute(self) -> RunSummary:
         """Runs to the end; never raises for source or data problems (the run records them)."""
@@ -129,14 +116,13 @@ class DataflowRun:
                 lease.renew(conn)
                 self.store.abandon_running(conn, self.dataflow_id)
             state = self.store.cursor_state(self.dataflow_id)
-            fingerprint = self.connector.fingerprint(self.spec.source.stream, self.options)
-            resume = self._resume_point(state, fingerprint)
+            resume = self._resume_point(state)
             run_id = self.store.start_run(
                 self.dataflow_id, self.trigger, self.spec.sync.mode, resume.get("run_id") if resume else None
             )
             summary = RunSummary(run_id=run_id, dataflow=self.row["name"], status="running")
             try:
-                self._run(lease, summary, state, resume, fingerprint)
+                self._run(lease, summary, state, resume)
             except LeaseLostError as error:
                 self._fail(summary, error.code, error.user_message, lease=None)
             except TributaryError as error:
@@ -167,22 +153,35 @@ class DataflowRun:
         """Whether the source itself reads only rows past the cursor, in cursor order."""
         return self.connector.pushes_down_cursor and self.spec.sync.mode == "incremental"
 
-    def _resume_point(self, state: Mapping[str, Any], fingerprint: str | None) -> dict[str, Any] | None:
-        """Where an interrupted run left off, if this run may continue from there.
-
-        A source read in cursor order resumes from the highest cursor value
-        committed; any other source skips the chunks already committed, which
-        is only safe while its content (fingerprint) is unchanged.
-        """
+    def _resume_point(self, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Where an interrupted run left off, if it ran the same spec in the same mode."""
         resume = state.get("resume")
-        if not resume or (fingerprint is None and not self._pushes_down):
+        if not resume:
             return None
-        same = (
-            resume.get("fingerprint") == fingerprint
-            and resume.get("version") == self.row["version"]
-            and resume.get("mode") == self.spec.sync.mode
-        )
+        same = resume.get("version") == self.row["version"] and resume.get("mode") == self.spec.sync.mode
         return dict(resume) if same else None
+
+    def _segments(self, state: Mapping[str, Any], request: CursorRequest | None) -> list[_Segment]:
+        """What this run reads: the changed objects of a versioned source, else the whole stream.
+
+        An incremental dataflow over a source of versioned objects (files,
+        blobs) reads each object once per version; the versions already
+        ingested are part of the committed state.
+        """
+        stream, options, size = self.spec.source.stream, self.options, self.spec.sync.chunk_size
+        if self.spec.sync.mode == "incremental":
+            parts = self.connector.partitions(stream, options)
+            if parts is not None:
+                done = state.get("objects", {})
+                return [
+                    _Segment(
+                        p.name, p.version, partial(self.connector.read_partition, stream, p, options, size)
+                    )
+                    for p in parts
+                    if done.get(p.name) != p.version
+                ]
+        version = None if self._pushes_down else self.connector.fingerprint(stream, options)
+        return [_Segment(None, version, partial(self.connector.read, stream, options, size, request))]
 
     def _run(
         self,
@@ -190,61 +189,96 @@ class DataflowRun:
         summary: RunSummary,
         state: dict[str, Any],
         resume: dict[str, Any] | None,
-        fingerprint: str | None,
     ) -> None:
         sync = self.spec.sync
-        watermark = cursors.Watermark.from_state(state) if sync.mode == "incremental" else None
-        progress = cursors.RunMax.from_state(resume or {})
-        generation = int(resume["generation"]) if resume else summary.run_id
-        skip = int(resume["chunks_done"]) if resume and not self._pushes_down else 0
-        request = None
+        incremental_by_cursor = sync.mode == "incremental" and sync.cursor is not None
+        watermark = cursors.Watermark.from_state(state) if incremental_by_cursor else None
         committed = watermark
+        progress = cursors.RunMax.from_state(resume or {})
+        request = None
         if self._pushes_down:
             assert watermark is not None and sync.cursor is not None
             if resume and progress.value is not None:
                 # continue after what the interrupted run committed, not from the old watermark
                 watermark = cursors.Watermark(progress.kind, progress.value, frozenset(progress.ties))
             request = CursorRequest(sync.cursor, watermark.value, tuple(sync.primary_key))
+        segments = self._segments(state, request)
+        whole = segments[0] if len(segments) == 1 and segments[0].name is None else None
+        # a full refresh resumes its generation only when the chunks it skips are unchanged
+        can_skip = (
+            resume is not None
+            and whole is not None
+            and whole.version is not None
+            and whole.version == resume.get("segment_version")
+        )
+        generation = int(resume["generation"]) if resume and can_skip else summary.run_id
+        run_id = resume["run_id"] if resume else summary.run_id
+        objects = dict(state.get("objects", {}))
         with self.store.engine.begin() as conn:
-            table = datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.types)
-        chunks = self.connector.read(self.spec.source.stream, self.options, sync.chunk_size, request)
-        # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
-        with _closed_after(chunks):
-            for index, raw in enumerate(chunks):
-                if index < skip:
-                    continue
-                chunk = self._prepare(raw, watermark)
-                summary.received += chunk.received
-                summary.failed += chunk.failed
-                over = summary.received and summary.failed / summary.received > self.spec.error_threshold
-                if chunk.cursor_values is not None and watermark is not None:
-                    progress.kind = watermark.kind
-                    progress.update(chunk.cursor_values, chunk.keys)
-                resume_state = {
-                    "run_id": resume["run_id"] if resume else summary.run_id,
-                    "generation": generation,
-                    "chunks_done": index + 1,
-                    "fingerprint": fingerprint,
-                    "version": self.row["version"],
-                    "mode": sync.mode,
-                    **progress.to_state(),
-                }
+            table = datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.chunks.types)
+        for segment in segments:
+            skip = 0
+            if (
+                resume
+                and segment.version is not None
+                and not self._pushes_down
+                and (
+                    resume.get("segment") == segment.name and resume.get("segment_version") == segment.version
+                )
+            ):
+                skip = int(resume.get("chunks_done", 0))
+            chunks = segment.open()
+            # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
+            with _closed_after(chunks):
+                for index, raw in enumerate(chunks):
+                    if index < skip:
+                        continue
+                    chunk = self.chunks.prepare(raw, watermark)
+                    summary.received += chunk.received
+                    summary.failed += chunk.failed
+                    over = summary.received and summary.failed / summary.received > self.spec.error_threshold
+                    if chunk.cursor_values is not None and watermark is not None:
+                        progress.kind = watermark.kind
+                        progress.update(chunk.cursor_values, chunk.keys)
+                    resume_state = {
+                        "run_id": run_id,
+                        "generation": generation,
+                        "segment": segment.name,
+                        "segment_version": segment.version,
+                        "chunks_done": index + 1,
+                        "version": self.row["version"],
+                        "mode": sync.mode,
+                        **progress.to_state(),
+                    }
+                    with self.store.engine.begin() as conn:
+                        lease.renew(conn)
+                        if not over:
+                            self._write_records(conn, table, chunk, summary.run_id, generation)
+                            summary.ingested += len(chunk.records)
+                        self._write_errors(conn, chunk.errors, summary.run_id)
+                        summary.chunks += 1
+                        self._write_counters(conn, summary)
+                        self.store.save_cursor_state(
+                            conn, self.dataflow_id, {**state, "objects": objects, "resume": resume_state}
+                        )
+                    if self.progress:
+                        self.progress(summary)
+                    if over:
+                        raise _over_threshold(summary, self.spec.error_threshold)
+            if segment.name is not None:
+                # the object is ingested at this version: later runs skip it until it changes
+                objects[segment.name] = segment.version
                 with self.store.engine.begin() as conn:
                     lease.renew(conn)
-                    if not over:
-                        self._write_records(conn, table, chunk, summary.run_id, generation)
-                        summary.ingested += len(chunk.records)
-                    self._write_errors(conn, chunk.errors, summary.run_id)
-                    summary.chunks += 1
-                    self._write_counters(conn, summary)
-                    self.store.save_cursor_state(conn, self.dataflow_id, {**state, "resume": resume_state})
-                if self.progress:
-                    self.progress(summary)
-                if over:
-                    raise DataQualityError(
-                        f"{summary.failed} of {summary.received} rows failed "
-                        f"({summary.failed / summary.received:.1%}), over this dataflow's error threshold "
-                        f"of {self.spec.error_threshold:.0%}; the run stopped. See its quarantined rows."
+                    after = {
+                        "run_id": run_id,
+                        "generation": generation,
+                        "version": self.row["version"],
+                        "mode": sync.mode,
+                        **progress.to_state(),
+                    }
+                    self.store.save_cursor_state(
+                        conn, self.dataflow_id, {**state, "objects": objects, "resume": after}
                     )
         with self.store.engine.begin() as conn:
             lease.renew(conn)
@@ -260,94 +294,16 @@ class DataflowRun:
                     )
                 new_state: dict[str, Any] = {}
             else:
-                assert watermark is not None
-                assert committed is not None
-                new_state = committed.advanced(progress).to_state()
+                new_state = {"objects": objects} if objects else {}
+                if committed is not None:
+                    new_state.update(committed.advanced(progress).to_state())
             self.store.save_cursor_state(conn, self.dataflow_id, new_state)
             summary.status = "partial" if summary.failed else "succeeded"
             self._write_counters(conn, summary, finished=True)
 
-    def _prepare(self, raw: pd.DataFrame, watermark: cursors.Watermark | None) -> _Chunk:
-        """Filters, keys, maps and validates one chunk, vectorised."""
-        raw = raw.reset_index(drop=True)
-        origin = (
-            raw[ORIGIN_COLUMN] if ORIGIN_COLUMN in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
-        )
-        malformed = (
-            raw[ROW_ERROR_COLUMN].notna() if ROW_ERROR_COLUMN in raw else pd.Series(False, index=raw.index)
-        )
-        source_columns = [c for c in raw.columns if not str(c).startswith(META_PREFIX)]
-        if self._compiled_for != source_columns:
-            # compiled against the real columns, plain names with spaces or dots are columns, not expressions
-            self._check_drift(source_columns)
-            self.mapping = compile_mapping(self.spec.mapping, self.schema, source_columns)
-            self._compiled_for = source_columns
-        sync = self.spec.sync
-        keys = _source_keys(raw, sync.primary_key, origin)
-        cursor_values = None
-        if watermark is not None:
-            assert sync.cursor is not None
-            if sync.cursor not in raw.columns:
-                raise ConfigurationError(
-                    f"The cursor column {sync.cursor!r} is not in the source; "
-                    f"it has: {', '.join(source_columns)}."
-                )
-            cursor_values = watermark.normalise(raw[sync.cursor])
-            keep = watermark.admits(cursor_values, keys) | (malformed & (watermark.value is None))
-            raw, keys, origin, malformed = raw[keep], keys[keep], origin[keep], malformed[keep]
-            cursor_values = cursor_values[keep & ~malformed]
-        errors = [_malformed_errors(raw, malformed)]
-        missing_key = keys.isna() & ~malformed
-        if missing_key.any():
-            errors.append(
-                _errors(
-                    missing_key[missing_key].index,
-                    None,
-                    "missing_primary_key",
-                    f"primary key ({', '.join(sync.primary_key)}) is empty",
-                )
-            )
-        candidates = raw[~malformed & ~missing_key]
-        mapped = self.mapping.apply(candidates[source_columns])
-        errors.append(mapped.errors[ERROR_COLUMNS])
-        clean = mapped.frame.drop(index=mapped.errors["row"].unique())
-        failures = self.suite.validate(clean)
-        if not failures.empty:
-            errors.append(failures.assign(code=failures["expectation"])[ERROR_COLUMNS])
-        error_frame = (
-            pd.concat([e for e in errors if not e.empty], ignore_index=True)
-            if any(not e.empty for e in errors)
-            else pd.DataFrame(columns=ERROR_COLUMNS)
-        )
-        bad_rows = pd.Index(error_frame["row"].unique())
-        good = clean.drop(index=bad_rows.intersection(clean.index))
-        records = good.assign(
-            **{datasets.KEY: keys.loc[good.index].astype(str), "_origin": origin.loc[good.index]}
-        )
-        # the same key twice in one chunk: the later row wins, as it would across chunks
-        records = records.drop_duplicates(subset=datasets.KEY, keep="last")
-        quarantined = _with_rows(error_frame, raw, source_columns, keys, origin)
-        return _Chunk(
-            received=len(raw),
-            records=records,
-            errors=quarantined,
-            failed=len(bad_rows),
-            cursor_values=cursor_values,
-            keys=keys,
-        )
-
-    def _check_drift(self, columns: list[str]) -> None:
-        missing = sorted(self.mapping.source_columns - set(columns))
-        if missing:
-            raise ConfigurationError(
-                f"The source no longer has column(s) {', '.join(missing)} that the mapping uses; "
-                f"it has: {_names(columns)}. Update the mapping (or the source's format settings).",
-                code="schema_drift",
-            )
-
     # -- writes --------------------------------------------------------------
     def _write_records(
-        self, conn: Connection, table: Any, chunk: _Chunk, run_id: int, generation: int
+        self, conn: Connection, table: Any, chunk: PreparedChunk, run_id: int, generation: int
     ) -> None:
         if chunk.records.empty:
             return
@@ -419,6 +375,14 @@ class DataflowRun:
             )
 
 
+def _over_threshold(summary: RunSummary, threshold: float) -> DataQualityError:
+    return DataQualityError(
+        f"{summary.failed} of {summary.received} rows failed ({summary.failed / summary.received:.1%}), "
+        f"over this dataflow's error threshold of {threshold:.0%}; the run stopped. "
+        "See its quarantined rows."
+    )
+
+
 @contextmanager
 def _closed_after(chunks: Iterator[pd.DataFrame]) -> Iterator[None]:
     """Closes a connector's chunk generator however the loop over it ends."""
@@ -428,66 +392,6 @@ def _closed_after(chunks: Iterator[pd.DataFrame]) -> Iterator[None]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-
-
-# -- vectorised helpers ------------------------------------------------------
-def _source_keys(raw: pd.DataFrame, primary_key: list[str], origin: pd.Series) -> pd.Series:
-    """The key each record is upserted by: its primary key, or where it came from."""
-    if not primary_key:
-        return origin.astype("string")
-    missing = [c for c in primary_key if c not in raw.columns]
-    if missing:
-        raise ConfigurationError(
-            f"The primary key column(s) {', '.join(missing)} are not in the source; "
-            f"it has: {', '.join(c for c in raw.columns if not str(c).startswith(META_PREFIX))}."
-        )
-    parts = [raw[c].astype("string").str.strip().replace("", pd.NA) for c in primary_key]
-    keys = parts[0]
-    for part in parts[1:]:
-        keys = keys + _SEPARATOR + part
-    return keys
-
-
-def _names(columns: list[str], most: int = 30) -> str:
-    """Column names quoted (so odd ones show), at most ``most`` of them."""
-    shown = ", ".join(repr(str(c))[:60] for c in columns[:most])
-    return (
-        shown + (f" and {len(columns) - most} more" if len(columns) > most else "")
-        if columns
-        else "no columns"
-    )
-
-
-def _errors(rows: pd.Index, field_name: str | None, code: str, reason: str | pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"row": rows, "field": field_name, "code": code, "reason": reason})
-
-
-def _malformed_errors(raw: pd.DataFrame, malformed: pd.Series) -> pd.DataFrame:
-    if not malformed.any():
-        return pd.DataFrame(columns=ERROR_COLUMNS)
-    return _errors(
-        malformed[malformed].index, None, "malformed_row", raw.loc[malformed, ROW_ERROR_COLUMN].astype(str)
-    )
-
-
-def _with_rows(
-    errors: pd.DataFrame, raw: pd.DataFrame, columns: list[str], keys: pd.Series, origin: pd.Series
-) -> pd.DataFrame:
-    """Adds to each error the source row as received, its key and its origin."""
-    if errors.empty:
-        return pd.DataFrame(columns=[*ERROR_COLUMNS, "source_key", "origin", "row_data"])
-    rows = errors["row"]
-    bad = raw.loc[pd.Index(rows.unique())]
-    payload = bad[columns].astype(object).where(bad[columns].notna(), None)
-    if RAW_COLUMN in bad:
-        payload = payload.assign(_raw=bad[RAW_COLUMN].astype(object).where(bad[RAW_COLUMN].notna(), None))
-    as_dicts = pd.Series(payload.to_dict("records"), index=bad.index)
-    out = errors.drop(columns="row").assign(
-        source_key=keys.loc[rows].astype(object).to_numpy(),
-        origin=origin.loc[rows].astype(object).to_numpy(),
-        row=as_dicts.loc[rows].to_numpy(),
-    )
-    return out.astype(object).where(out.notna(), None)
 
 
 def from_connector(error: ConnectorError) -> TributaryError:

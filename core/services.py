@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 import connectors
 from connectors.base import META_PREFIX, ROW_ERROR_COLUMN, CheckResult, Connector, ConnectorError, StreamInfo
 from core import ingest
+from core.chunks import ERROR_COLUMNS
 from core.errors import ConfigurationError, NotFoundError, TributaryError
 from core.mapping import MappingResult, ProfileSchema, compile_mapping
 from core.models import NAME_PATTERN, ConnectionSpec, DataflowSpec
@@ -325,8 +326,8 @@ class Workspace:
         failures = suite.validate(result.frame.drop(index=result.errors["row"].unique()))
         errors = pd.concat(
             [
-                result.errors[ingest.ERROR_COLUMNS],
-                failures.assign(code=failures["expectation"])[ingest.ERROR_COLUMNS],
+                result.errors[ERROR_COLUMNS],
+                failures.assign(code=failures["expectation"])[ERROR_COLUMNS],
             ],
             ignore_index=True,
         )
