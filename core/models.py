@@ -44,7 +44,12 @@ class SourceSpec(BaseModel):
 
 
 class SyncSpec(_Strict):
-    """How a dataflow reads: full refresh or incremental by a cursor column."""
+    """How a dataflow reads: full refresh, or incremental.
+
+    Incremental reads rows past the last value of a ``cursor`` column; over
+    files and objects it also reads only new and changed objects, so there
+    the cursor is optional (the workspace checks that against the connector).
+    """
 
     mode: Literal["full_refresh", "incremental"] = "full_refresh"
     cursor: str | None = None
@@ -55,12 +60,6 @@ class SyncSpec(_Strict):
     @classmethod
     def _one_key_as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _incremental_needs_cursor(self) -> SyncSpec:
-        if self.mode == "incremental" and not self.cursor:
-            raise ValueError("incremental sync needs a cursor column (sync.cursor)")
-        return self
 
 
 class ScheduleSpec(_Strict):

@@ -303,6 +303,12 @@ class Workspace:
             cls.options_model.model_validate(parsed.source.options)
         except ValidationError as error:
             raise ConfigurationError(format_validation_error(error, f"dataflow {name!r}: source")) from None
+        sync = parsed.sync
+        if sync.mode == "incremental" and not sync.cursor and cls.partitions is Connector.partitions:
+            raise ConfigurationError(
+                f"dataflow {name!r}: sync.cursor: an incremental sync from a {cls.title} source needs a "
+                "cursor column (a timestamp or an increasing number)"
+            )
         compiled = compile_mapping(parsed.mapping, self.schema)
         QualitySuite.parse(parsed.quality).check_columns(compiled.targets)
         return parsed
