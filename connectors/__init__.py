@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.base import Connector
-from connectors.files import FilesConnector
+from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
 from connectors.sql import (
     BigQueryConnector,
     MySqlConnector,
@@ -17,6 +17,10 @@ REGISTRY: dict[str, type[Connector]] = {
     cls.name: cls
     for cls in (
         FilesConnector,
+        S3Connector,
+        AzureBlobConnector,
+        GcsConnector,
+        SftpConnector,
         PostgresConnector,
         MySqlConnector,
         SqlServerConnector,

@@ -17,7 +17,7 @@ import json
 import posixpath
 import zipfile
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -196,12 +196,25 @@ def _read_head(stream: BinaryIO, size: int) -> bytes:
 
 @contextmanager
 def _open_decompressed(
-    fs: AbstractFileSystem, path: str, compression: str | None
+    fs: AbstractFileSystem,
+    path: str,
+    compression: str | None,
+    open_options: Mapping[str, Any],
+    buffer_size: int = 0,
 ) -> Iterator[tuple[BinaryIO, str]]:
-    """Opens ``path`` for reading with its compression undone; yields the stream and inner name."""
+    """Opens ``path`` for reading with its compression undone; yields the stream and inner name.
+
+    ``open_options`` go to ``fs.open`` (a cloud object's range-read block size): a
+    decompressor pulls compressed bytes as it needs them, so only what is read is
+    fetched, ``buffer_size`` bytes at a time at least.
+    """
     with ExitStack() as stack:
-        raw: Any = stack.enter_context(fs.open(path, "rb"))
+        raw: Any = stack.enter_context(fs.open(path, "rb", **open_options))
         name = path
+        if compression in ("gzip", "bz2", "zstd") and buffer_size:
+            # Decompressors read a few KB at a time: a file without a block cache of its
+            # own (SFTP) would make each of those reads a round trip to the server.
+            raw = io.BufferedReader(_Replay(b"", raw), buffer_size=buffer_size)
         if compression == "gzip":
             raw = stack.enter_context(gzip.GzipFile(fileobj=raw))
         elif compression == "bz2":
@@ -306,9 +319,19 @@ def _kind_of(rel: str, fmt: FileFormat) -> str:
 
 
 def iter_file_frames(
-    fs: AbstractFileSystem, path: str, rel: str, fmt: FileFormat, rows: int, block_size: int = CSV_BLOCK_BYTES
+    fs: AbstractFileSystem,
+    path: str,
+    rel: str,
+    fmt: FileFormat,
+    rows: int,
+    block_size: int = CSV_BLOCK_BYTES,
+    open_options: Mapping[str, Any] | None = None,
 ) -> Generator[pd.DataFrame, None, None]:
-    """Yields one file's rows in frames of at most ``rows`` rows (CSV: one pyarrow block)."""
+    """Yields one file's rows in frames of at most ``rows`` rows (CSV: one pyarrow block).
+
+    ``block_size`` is pyarrow's CSV block; ``open_options`` go to ``fs.open``.
+    """
+    opening = dict(open_options or {})
     compression = compression_for(rel, fmt.compression)
     kind = _kind_of(rel, fmt)
     width: int | None = None
@@ -317,10 +340,10 @@ def iter_file_frames(
         if kind == "parquet":
             if compression:
                 raise FormatError(f"{rel}: Parquet compresses internally; store it as a plain .parquet file.")
-            yield from parquet_frames(fs, path, rel, rows)
+            yield from parquet_frames(fs, path, rel, rows, opening)
             return
         while True:
-            with _open_decompressed(fs, path, compression) as (raw, inner):
+            with _open_decompressed(fs, path, compression, opening, block_size) as (raw, inner):
                 sniffed = _sniff(raw, inner, fmt, kind)
                 if sniffed is None:
                     return  # an empty file is simply no rows
@@ -364,15 +387,22 @@ def iter_file_frames(
                     block_size *= 4  # a row is larger than a block: restart after the rows yielded
 
 
-def peek_columns(fs: AbstractFileSystem, path: str, rel: str, fmt: FileFormat) -> list[str]:
+def peek_columns(
+    fs: AbstractFileSystem,
+    path: str,
+    rel: str,
+    fmt: FileFormat,
+    open_options: Mapping[str, Any] | None = None,
+) -> list[str]:
     """A file's columns read cheaply (CSV header, first JSON line, Parquet schema); [] if unknown."""
     kind = _kind_of(rel, fmt)
+    opening = dict(open_options or {})
     try:
         if kind == "parquet":
-            with fs.open(path, "rb") as handle:
+            with fs.open(path, "rb", **opening) as handle:
                 names = pq.ParquetFile(handle).schema_arrow.names
             return [name for name in names if not name.startswith("__index_level_")]
-        with _open_decompressed(fs, path, compression_for(rel, fmt.compression)) as (raw, inner):
+        with _open_decompressed(fs, path, compression_for(rel, fmt.compression), opening) as (raw, inner):
             sniffed = _sniff(raw, inner, fmt, kind)
         if sniffed is None or sniffed.kind in ("json", "parquet"):
             return []  # a JSON document's keys are only known once it is loaded

@@ -1,15 +1,21 @@
 """The files connector: CSV, TSV, JSON lines, JSON and Parquet files in a folder or bucket.
 
-The connection is a folder (a local path or an fsspec URL); a stream is a glob
-pattern relative to it (``contacts/*.csv``, ``**/*.parquet``), read file by file
-in path order. Storage goes through ``fsspec.core.url_to_fs``, so S3, Azure,
-GCS or SFTP only need their fsspec package and ``storage_options``.
+One connector over fsspec, declared once per storage: local folders
+(``files``), Amazon S3 (``s3``), Azure Blob Storage (``azure_blob``), Google
+Cloud Storage (``gcs``) and SFTP (``sftp``). The storages differ only in their
+settings model (``_storages``: URL, typed credentials, fsspec options, error
+wording); listing, formats and chunking are shared.
 
-Chunks may span files; every chunk has the same columns (the union of the
-files' columns, then the bookkeeping ones). CSV values stay strings. The
-origin is ``<relative path>#<n>``, ``n`` being the 1-based data row (the
-line for JSON lines). Formats and encodings are sniffed in ``_formats``; the
-per-format readers live in ``_readers``.
+A stream is a glob pattern relative to the folder (``contacts/*.csv``,
+``**/*.parquet``), read file by file in path order; each file is also a
+:class:`Partition` with a version, which the engine uses to read only the
+objects that changed. Chunks may span files in ``read()``; every chunk has the
+same columns (the union of the files' columns, then the bookkeeping ones). CSV
+values stay strings. The origin is ``<relative path>#<n>``, ``n`` being the
+1-based data row (the line for JSON lines). Cloud objects are read with range
+requests of a bounded block size, so ``sample()`` fetches a couple of MB at most
+and ``read()`` never holds a whole object. Messages never contain a secret: every
+error is scrubbed of the connection's secret values before it leaves.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import codecs
 import glob
 import hashlib
 import json
-import os
 import posixpath
 import re
+import socket
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +36,22 @@ from typing import Any, ClassVar, Literal
 
 import pandas as pd
 from fsspec import AbstractFileSystem
-from fsspec.core import url_to_fs
 from pydantic import Field, field_validator, model_validator
 
 from connectors._formats import iter_file_frames, peek_columns, split_suffixes
 from connectors._readers import SAMPLE_CSV_BLOCK_BYTES, Chunker, union_columns
+from connectors._storages import (
+    CONNECT_TIMEOUT_S,
+    READ_BLOCK_BYTES,
+    SAMPLE_BLOCK_BYTES,
+    AzureBlobConfig,
+    FilesConfig,
+    GcsConfig,
+    S3Config,
+    SftpConfig,
+    StorageConfig,
+    causes,
+)
 from connectors.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_SAMPLE_SIZE,
@@ -46,6 +64,7 @@ from connectors.base import (
     ConnectorError,
     CursorRequest,
     FieldInfo,
+    Partition,
     SourceUnreachableError,
     StreamInfo,
     StreamNotFoundError,
@@ -112,21 +131,6 @@ class FileOptions(StreamOptions):
     format: FileFormat = Field(default_factory=FileFormat)
 
 
-class FilesConfig(ConnectorConfig):
-    """A folder: a local path (relative or absolute) or an fsspec URL, with its storage options."""
-
-    url: str
-    # repr=False: cloud credentials (key, secret, account_key...) live here.
-    storage_options: dict[str, Any] = Field(default_factory=dict, repr=False)
-
-    @field_validator("url")
-    @classmethod
-    def _non_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must name a folder, e.g. ./exports or s3://bucket/exports")
-        return value.strip()
-
-
 @dataclass(frozen=True)
 class _File:
     """One matched file: full path, path relative to the folder, size, modified time, version tag."""
@@ -137,66 +141,84 @@ class _File:
     modified: str
     tag: str
 
+    @property
+    def version(self) -> str:
+        """The storage's content tag, else ``size:modified``."""
+        return self.tag or f"{self.size}:{self.modified}"
+
 
 class FilesConnector(Connector):
-    """Reads delimited, JSON and Parquet files from a local folder or an fsspec storage."""
+    """Reads delimited, JSON and Parquet files from a folder; subclasses only declare their storage."""
 
     name: ClassVar[str] = "files"
-    title: ClassVar[str] = "Files (local, S3, Azure Blob, GCS, SFTP)"
+    title: ClassVar[str] = "Local files"
     category: ClassVar[str] = "Cloud storage"
     description: ClassVar[str] = "CSV, TSV, JSON lines, JSON and Parquet files, compressed or not."
     config_model: ClassVar[type[ConnectorConfig]] = FilesConfig
     options_model: ClassVar[type[StreamOptions]] = FileOptions
 
-    config: FilesConfig
+    config: StorageConfig
 
-    def __init__(self, config: FilesConfig | Mapping[str, Any]) -> None:
+    def __init__(self, config: StorageConfig | Mapping[str, Any]) -> None:
         super().__init__(config)
         self._fs: tuple[AbstractFileSystem, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.display_url()!r})"
 
     # -- the four verbs --------------------------------------------------------
     def check(self) -> CheckResult:
         """Lists the folder; says how many data files it holds, or why it cannot."""
         where = self._display_url()
         try:
-            fs, root = self._filesystem()
-            if not fs.exists(root):
-                return CheckResult(False, f"{where} does not exist (or these credentials cannot see it).")
-            if not fs.isdir(root):
+            with self._errors():
+                self._probe_endpoint()
+                self.config.verify_credentials()
+                fs, root = self._filesystem()
+                # Listing first: a listing's errors are the most precise (a HEAD has no body).
+                entries = _find_or_empty(fs, root)
+                if not entries or root in entries:
+                    info = _info_or_none(fs, root)
+                    if info is None:
+                        self._missing_bucket(fs)
+                        raise FileNotFoundError(root)
+                    if info.get("type") == "file":
+                        return CheckResult(
+                            False,
+                            f"{where} is a file: set url to its folder and use the file name as the stream.",
+                        )
+                data = self._data_files(entries)
+                others = sum(1 for info in entries.values() if info.get("type") == "file") - len(data)
+                extra = f", plus {others} other file(s) ignored" if others else ""
+                size = _human_bytes(sum(f.size for f in data))
+                note = self.config.check_note(fs)
                 return CheckResult(
-                    False, f"{where} is a file: set url to its folder and use the file name as the stream."
+                    True, f"{where} is readable: {len(data)} data file(s), {size}{extra}.{note}"
                 )
-            entries = fs.find(root, detail=True)
-            data = self._data_files(entries)
-            others = sum(1 for info in entries.values() if info.get("type") == "file") - len(data)
-            extra = f", plus {others} other file(s) ignored" if others else ""
-            size = _human_bytes(sum(f.size for f in data))
-            return CheckResult(True, f"{where} is readable: {len(data)} data file(s), {size}{extra}.")
         except ConnectorError as exc:
             return CheckResult(False, exc.user_message)
-        except Exception as exc:  # check() reports every failure instead of raising
-            return CheckResult(False, f"Could not list {where}: {type(exc).__name__}: {exc}")
 
     def discover(self) -> list[StreamInfo]:
         """One stream per data file, plus ``dir/*.ext`` for each folder holding 2+ files of a kind."""
-        fs, root = self._filesystem()
-        with _storage_errors(self._display_url()):
+        with self._errors():
+            fs, root = self._filesystem()
             files = self._data_files(fs.find(root, detail=True))
-        groups: dict[str, list[_File]] = {}
-        for file in files:
-            folder = posixpath.dirname(file.rel)
-            pattern = posixpath.join(folder, "*" + split_suffixes(file.rel)[0])
-            groups.setdefault(pattern, []).append(file)
-        named = [(file.rel, [file]) for file in files]
-        named += [(pattern, members) for pattern, members in groups.items() if len(members) > 1]
-        named.sort(key=lambda item: (posixpath.dirname(item[0]), "*" in item[0], item[0]))
-        return [self._describe(name, members) for name, members in named]
+            groups: dict[str, list[_File]] = {}
+            for file in files:
+                folder = posixpath.dirname(file.rel)
+                pattern = posixpath.join(folder, "*" + split_suffixes(file.rel)[0])
+                groups.setdefault(pattern, []).append(file)
+            named = [(file.rel, [file]) for file in files]
+            named += [(pattern, members) for pattern, members in groups.items() if len(members) > 1]
+            named.sort(key=lambda item: (posixpath.dirname(item[0]), "*" in item[0], item[0]))
+            return [self._describe(name, members) for name, members in named]
 
     def sample(
         self, stream: str, limit: int = DEFAULT_SAMPLE_SIZE, options: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
         """The first ``limit`` rows of the stream's first files; stops reading as soon as it has them."""
-        return self._sample_files(self._match(stream), limit, self._format(options))
+        with self._errors():
+            return self._sample_files(self._match(stream), limit, self._format(options))
 
     def read(
         self,
@@ -212,49 +234,133 @@ class FilesConnector(Connector):
         """
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        fmt = self._format(options)
-        files = self._match(stream)
-        fs, _ = self._filesystem()
-        # Every chunk gets the union of the files' columns, so a column that only
-        # later files have does not look like schema drift in the first chunks.
-        columns = union_columns(peek_columns(fs, f.path, f.rel, fmt) for f in files) if len(files) > 1 else []
-        chunker = Chunker(chunk_size, columns)
-        for file in files:
-            for frame in iter_file_frames(fs, file.path, file.rel, fmt, chunk_size):
-                yield from chunker.add(frame)
-        yield from chunker.finish()
+        with self._errors():
+            fmt = self._format(options)
+            files = self._match(stream)
+            fs, _ = self._filesystem()
+            peek = self.config.open_options(SAMPLE_BLOCK_BYTES)
+            # Every chunk gets the union of the files' columns, so a column that only
+            # later files have does not look like schema drift in the first chunks.
+            columns = (
+                union_columns(peek_columns(fs, f.path, f.rel, fmt, peek) for f in files)
+                if len(files) > 1
+                else []
+            )
+            chunker = Chunker(chunk_size, columns)
+            for file in files:
+                for frame in self._frames(file.path, file.rel, fmt, chunk_size):
+                    yield from chunker.add(frame)
+            yield from chunker.finish()
 
     def fingerprint(self, stream: str, options: Mapping[str, Any] | None = None) -> str | None:
         """A sha256 over the matched files' paths, sizes, modified times and version tags."""
-        files = self._match(stream)
+        with self._errors():
+            files = self._match(stream)
         payload = {
             "files": [[f.rel, f.size, f.modified, f.tag] for f in files],
             "format": self._format(options).model_dump(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
+    # -- object-level incremental ----------------------------------------------
+    def partitions(self, stream: str, options: Mapping[str, Any] | None = None) -> list[Partition] | None:
+        """The stream's files in path order, each with its version (ETag, MD5, generation or size:mtime)."""
+        with self._errors():
+            return [Partition(f.rel, f.version, f.size, f.modified or None) for f in self._match(stream)]
+
+    def read_partition(
+        self,
+        stream: str,
+        partition: Partition,
+        options: Mapping[str, Any] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[pd.DataFrame]:
+        """Yields one file's rows in chunks of at most ``chunk_size``, with that file's own columns.
+
+        The file is read as it is now: if it changed since ``partitions()``,
+        the next listing shows a new version and the engine reads it again.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        rel = partition.name.strip("/")
+        if not rel or "://" in rel or ".." in rel.split("/"):
+            raise StreamNotFoundError(
+                f"Partition {partition.name!r} is not a file inside {self._display_url()}."
+            )
+        with self._errors():
+            fmt = self._format(options)
+            _, root = self._filesystem()
+            chunker = Chunker(chunk_size, [])
+            for frame in self._frames(posixpath.join(root, rel), rel, fmt, chunk_size):
+                yield from chunker.add(frame)
+            yield from chunker.finish()
+
     # -- helpers ---------------------------------------------------------------
     def _filesystem(self) -> tuple[AbstractFileSystem, str]:
-        """The fsspec filesystem and the folder's path on it, resolved once."""
+        """The fsspec filesystem and the folder's path on it, opened once."""
         if self._fs is None:
-            url = self.config.url if "://" in self.config.url else os.path.expanduser(self.config.url)
-            with _storage_errors(self._display_url()):
-                try:
-                    fs, root = url_to_fs(url, **self.config.storage_options)
-                except ValueError as exc:  # unknown protocol, bad URL
-                    raise ConnectorError(f"{self._display_url()} is not a usable folder URL: {exc}") from exc
+            fs, root = self.config.filesystem()
             self._fs = (fs, root.rstrip("/") or "/")
         return self._fs
 
     def _display_url(self) -> str:
         """The URL without any password it may embed (``sftp://user:secret@host``)."""
-        return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", self.config.url)
+        return self.config.display_url()
 
     def _format(self, options: Mapping[str, Any] | StreamOptions | None) -> FileFormat:
         """The validated ``format`` option."""
         parsed = self.parse_options(options)
         assert isinstance(parsed, FileOptions)
         return parsed.format
+
+    def _frames(self, path: str, rel: str, fmt: FileFormat, rows: int) -> Iterator[pd.DataFrame]:
+        """One file's frames, read with range requests of ``READ_BLOCK_BYTES``."""
+        fs, _ = self._filesystem()
+        return iter_file_frames(
+            fs, path, rel, fmt, rows, open_options=self.config.open_options(READ_BLOCK_BYTES)
+        )
+
+    def _missing_bucket(self, fs: AbstractFileSystem) -> None:
+        """Raises when the folder's bucket or container does not exist (object stores)."""
+        bucket = self.config.bucket()
+        if bucket and _info_or_none(fs, bucket) is None:
+            raise StreamNotFoundError(
+                f"{self.config.bucket_word} {bucket!r} does not exist ({self._display_url()})."
+            )
+
+    def _probe_endpoint(self) -> None:
+        """Fails fast, before the storage library's retries, when a configured endpoint is down."""
+        endpoint = self.config.endpoint()
+        if endpoint is None:
+            return
+        host, port = endpoint
+        proxied = urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
+        if proxied and not isinstance(self.config, SftpConfig):
+            return  # HTTP goes through the proxy: the endpoint is not ours to dial
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise SourceUnreachableError(
+                f"Cannot reach {host}:{port} for {self._display_url()}: {reason}."
+            ) from None
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turns any storage exception into a connector error, and scrubs secrets from its message."""
+        try:
+            yield
+        except ConnectorError as exc:
+            message = _scrub(exc.user_message, self.config.secrets())
+            if message == exc.user_message:
+                raise
+            raise type(exc)(message) from None
+        except Exception as exc:
+            error = self.config.explain(exc, self._display_url()) or _generic_error(exc, self._display_url())
+            secrets = self.config.secrets()
+            # The original stays attached for logs only when it shows no secret.
+            cause = exc if not any(_scrub(repr(e), secrets) != repr(e) for e in causes(exc)) else None
+            raise type(error)(_scrub(error.user_message, secrets)) from cause
 
     def _files(self, found: Mapping[str, Mapping[str, Any]]) -> list[_File]:
         """Regular, non-hidden files under the folder, sorted by relative path."""
@@ -281,31 +387,28 @@ class FilesConnector(Connector):
                 f"Stream {stream!r} must be a file name or glob pattern inside {self._display_url()}."
             )
         full = posixpath.join(root, pattern)
-        with _storage_errors(self._display_url()):
-            try:
-                info = fs.info(full)
-            except FileNotFoundError:
-                info = None
-            if info and info.get("type") == "file":
-                files = self._files({full: {**info, "name": full}})
-            elif info and info.get("type") == "directory":
-                files = self._data_files(fs.find(full, detail=True))
-            elif glob.has_magic(pattern):
-                files = self._files(fs.glob(full, detail=True))
-            else:
-                files = []
-            if not files:
-                missing = "" if fs.exists(root) else " (the folder does not exist)"
-                raise StreamNotFoundError(f"No file matches {pattern!r} in {self._display_url()}{missing}.")
+        info = _info_or_none(fs, full)
+        if info and info.get("type") == "file":
+            files = self._files({full: {**info, "name": full}})
+        elif info and info.get("type") == "directory":
+            files = self._data_files(fs.find(full, detail=True))
+        elif glob.has_magic(pattern):
+            files = self._files(fs.glob(full, detail=True))
+        else:
+            files = []
+        if not files:
+            missing = "" if fs.exists(root) else " (the folder does not exist)"
+            raise StreamNotFoundError(f"No file matches {pattern!r} in {self._display_url()}{missing}.")
         return files
 
     def _sample_files(self, files: list[_File], limit: int, fmt: FileFormat) -> pd.DataFrame:
         """At most ``limit`` rows from the first files, closing each reader as soon as it is done."""
         fs, _ = self._filesystem()
         chunker = Chunker(max(limit, 1), [])
+        small = self.config.open_options(SAMPLE_BLOCK_BYTES)
         for file in files:
             rows = max(min(limit, DEFAULT_CHUNK_SIZE), 1)
-            frames = iter_file_frames(fs, file.path, file.rel, fmt, rows, SAMPLE_CSV_BLOCK_BYTES)
+            frames = iter_file_frames(fs, file.path, file.rel, fmt, rows, SAMPLE_CSV_BLOCK_BYTES, small)
             try:
                 for frame in frames:
                     for chunk in chunker.add(frame):
@@ -316,14 +419,16 @@ class FilesConnector(Connector):
 
     def _describe(self, name: str, files: list[_File]) -> StreamInfo:
         """A stream with its fields typed from a sample; a file that fails to parse says why."""
-        modified = max((f.modified for f in files), default="")
         metadata: dict[str, Any] = {
             "files": len(files),
             "bytes": sum(f.size for f in files),
-            "modified": modified or None,
+            "modified": max((f.modified for f in files), default="") or None,
         }
+        if len(files) == 1:
+            metadata["version"] = files[0].version
         try:
-            frame = self._sample_files(files, DISCOVER_SAMPLE_ROWS, FileFormat())
+            with self._errors():
+                frame = self._sample_files(files, DISCOVER_SAMPLE_ROWS, FileFormat())
         except ConnectorError as exc:
             return StreamInfo(name=name, metadata={**metadata, "error": exc.user_message})
         good = frame[frame[ROW_ERROR_COLUMN].isna()]
@@ -339,6 +444,42 @@ class FilesConnector(Connector):
             cursor_candidates=_cursor_candidates(fields),
             metadata=metadata,
         )
+
+
+class S3Connector(FilesConnector):
+    """Files in an Amazon S3 bucket or an S3-compatible store, through s3fs."""
+
+    name: ClassVar[str] = "s3"
+    title: ClassVar[str] = "Amazon S3"
+    description: ClassVar[str] = "CSV, JSON and Parquet files in an S3 bucket (or MinIO, Ceph, R2...)."
+    config_model: ClassVar[type[ConnectorConfig]] = S3Config
+
+
+class AzureBlobConnector(FilesConnector):
+    """Files in an Azure Blob Storage container, through adlfs."""
+
+    name: ClassVar[str] = "azure_blob"
+    title: ClassVar[str] = "Azure Blob Storage"
+    description: ClassVar[str] = "CSV, JSON and Parquet files in an Azure Blob Storage container."
+    config_model: ClassVar[type[ConnectorConfig]] = AzureBlobConfig
+
+
+class GcsConnector(FilesConnector):
+    """Files in a Google Cloud Storage bucket, through gcsfs."""
+
+    name: ClassVar[str] = "gcs"
+    title: ClassVar[str] = "Google Cloud Storage"
+    description: ClassVar[str] = "CSV, JSON and Parquet files in a Google Cloud Storage bucket."
+    config_model: ClassVar[type[ConnectorConfig]] = GcsConfig
+
+
+class SftpConnector(FilesConnector):
+    """Files on an SFTP server, through sshfs (asyncssh)."""
+
+    name: ClassVar[str] = "sftp"
+    title: ClassVar[str] = "SFTP"
+    description: ClassVar[str] = "CSV, JSON and Parquet files on an SFTP server."
+    config_model: ClassVar[type[ConnectorConfig]] = SftpConfig
 
 
 def _key_candidates(frame: pd.DataFrame, fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
@@ -366,19 +507,42 @@ def _cursor_candidates(fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
     return tuple(name for _, name in sorted(ranked, key=lambda item: item[0]))
 
 
-@contextmanager
-def _storage_errors(where: str) -> Iterator[None]:
-    """Turns storage exceptions raised while listing into connector errors."""
+def _generic_error(exc: BaseException, where: str) -> ConnectorError:
+    """The connector error for an exception no storage explained."""
+    if isinstance(exc, ImportError):
+        return ConnectorError(f"{where}: the package for this storage is not installed ({exc}).")
+    if isinstance(exc, PermissionError):
+        return AuthenticationError(f"Permission denied on {where}: {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return StreamNotFoundError(f"{where} does not exist (or these credentials cannot see it).")
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "FSTimeoutError":
+        return SourceUnreachableError(f"{where} did not answer in time.")
+    if isinstance(exc, OSError):
+        return SourceUnreachableError(f"Could not reach {where}: {exc}")
+    return ConnectorError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    """``text`` with every secret value replaced by ``***`` (longest first, so no piece survives)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _info_or_none(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
+    """``fs.info(path)``, or None when there is nothing at ``path``."""
     try:
-        yield
-    except ConnectorError:
-        raise
-    except ImportError as exc:
-        raise ConnectorError(f"{where}: the package for this storage is not installed ({exc}).") from exc
-    except PermissionError as exc:
-        raise AuthenticationError(f"Permission denied listing {where}.") from exc
-    except OSError as exc:
-        raise SourceUnreachableError(f"Could not list {where}: {exc}") from exc
+        return dict(fs.info(path))
+    except FileNotFoundError:
+        return None
+
+
+def _find_or_empty(fs: AbstractFileSystem, path: str) -> dict[str, Any]:
+    """``fs.find(path, detail=True)``, or {} when there is nothing at ``path``."""
+    try:
+        return dict(fs.find(path, detail=True))
+    except FileNotFoundError:
+        return {}
 
 
 def _modified(info: Mapping[str, Any]) -> str:
@@ -401,10 +565,10 @@ def _modified(info: Mapping[str, Any]) -> str:
 
 
 def _tag(info: Mapping[str, Any]) -> str:
-    """A content version tag when the storage gives one (ETag, MD5, generation)."""
+    """A content version tag when the storage gives one (ETag, MD5, generation), unquoted."""
     for key in ("ETag", "etag", "md5Hash", "content_md5", "generation"):
         if info.get(key):
-            return str(info[key])
+            return str(info[key]).strip('"')
     return ""
 
 
