@@ -817,3 +817,29 @@ def test_local_partitions_and_read_partition(tmp_path: Path) -> None:
     assert connector.partitions("*.csv")[0].version != parts[0].version
     with pytest.raises(connectors.base.StreamNotFoundError):
         list(connector.read_partition("*.csv", Partition("../etc/passwd", "1")))
+
+
+def test_incremental_dataflow_reads_each_object_once_per_version(site: Site, folder: str, workspace) -> None:
+    """End to end on each storage: full run, nothing new, a new object, a changed object."""
+    site.upload(f"{folder}/a.csv", b"id,email\n1,a@x.io\n2,b@x.io\n")
+    site.upload(f"{folder}/b.csv", b"id,email\n3,c@x.io\n")
+    workspace.save_connection("cloud", site.kind, site.config(folder))
+    workspace.save_dataflow(
+        "drops",
+        {
+            "source": {"connection": "cloud", "stream": "*.csv"},
+            "sync": {"mode": "incremental", "primary_key": ["id"]},
+            "mapping": {"crmId": "id", "personalEmail.address": "email"},
+        },
+    )
+    first = workspace.run("drops")
+    assert (first.status, first.received, first.ingested) == ("succeeded", 3, 3), first.error_message
+    assert workspace.run("drops").received == 0
+    site.upload(f"{folder}/c.csv", b"id,email\n4,d@x.io\n")
+    assert workspace.run("drops").received == 1
+    site.upload(f"{folder}/a.csv", b"id,email\n1,changed@x.io\n2,b@x.io\n")
+    fourth = workspace.run("drops")
+    assert (fourth.status, fourth.received) == ("succeeded", 2)
+    records = workspace.records("drops", limit=None).set_index("crmId")
+    assert len(records) == 4
+    assert records.loc["1", "personalEmail.address"] == "changed@x.io"
