@@ -843,3 +843,31 @@ def test_incremental_dataflow_reads_each_object_once_per_version(site: Site, fol
     records = workspace.records("drops", limit=None).set_index("crmId")
     assert len(records) == 4
     assert records.loc["1", "personalEmail.address"] == "changed@x.io"
+
+
+def test_a_run_that_dies_mid_object_is_rerun_exactly(site: Site, folder: str, workspace) -> None:
+    """A run dying in the middle of an object commits its first chunks; the rerun re-reads that object only."""
+    site.upload(f"{folder}/a.csv", b"id\n" + b"".join(b"%d\n" % i for i in range(0, 600)))
+    site.upload(f"{folder}/b.csv", b"id\n" + b"".join(b"%d\n" % i for i in range(600, 1800)))
+    workspace.save_connection("cloud", site.kind, site.config(folder))
+    workspace.save_dataflow(
+        "drops",
+        {
+            "source": {"connection": "cloud", "stream": "*.csv"},
+            "sync": {"mode": "incremental", "primary_key": [], "chunk_size": 200},
+            "mapping": {"crmId": "id"},
+        },
+    )
+
+    def die_in_the_middle_of_b(summary) -> None:  # type: ignore[no-untyped-def]
+        if summary.chunks == 5:  # a.csv's 3 chunks, then 2 of b.csv's 6
+            raise RuntimeError("the process died")
+
+    broken = workspace.run("drops", progress=die_in_the_middle_of_b)
+    assert (broken.status, broken.received) == ("failed", 1000), broken.error_message
+    rerun = workspace.run("drops")
+    assert (rerun.status, rerun.received) == ("succeeded", 800), rerun.error_message
+    records = workspace.records("drops", limit=None)
+    assert len(records) == 1800 and records["_source_key"].is_unique
+    assert sorted(records["crmId"].astype(int)) == list(range(1800))
+    assert workspace.run("drops").received == 0
