@@ -252,6 +252,24 @@ class Workspace:
         visible = frame[[c for c in frame.columns if not str(c).startswith(META_PREFIX)]]
         return Preview(frame=visible, profile=profile_columns(visible), malformed=malformed)
 
+    def objects(
+        self, connection: str, stream: str, options: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame | None:
+        """The objects a stream of a storage connection matches (name, size, modified, version).
+
+        None for a connection whose streams are not made of objects (a database table).
+        """
+        parts = self._guard(connection, lambda c: c.partitions(stream, c.parse_options(options).model_dump()))
+        if parts is None:
+            return None
+        frame = pd.DataFrame(
+            [(p.name, p.size, p.modified, p.version) for p in parts],
+            columns=["name", "size", "modified", "version"],
+        )
+        frame["size"] = frame["size"].astype("Int64")
+        frame["modified"] = pd.to_datetime(frame["modified"], utc=True, format="ISO8601")
+        return frame
+
     # -- dataflows -------------------------------------------------------------
     def dataflows(self) -> pd.DataFrame:
         """The dataflows with their source and last run."""

@@ -8,6 +8,7 @@ from ui import data
 from ui.feedback import reported_errors, required
 from ui.forms import connector_class, model_form
 from ui.routing import through_app
+from ui.widgets import object_picker, objects_table
 
 through_app()
 st.title("Preview")
@@ -46,6 +47,9 @@ with reported_errors():
         options = model_form(
             required(connector_class, connector).options_model, key=f"preview.options.{connector}"
         )
+    objects = data.objects(connection, chosen, options)
+    if objects is not None:
+        chosen = object_picker(objects, key=f"preview.object.{connection}.{chosen}") or chosen
     sample = data.preview(connection, chosen, options)
     if sample.malformed:
         st.warning(
@@ -53,9 +57,9 @@ with reported_errors():
             "a run quarantines them with their reasons.",
             icon=":material/warning:",
         )
-    rows, profile = st.tabs(
-        [f"Sample · {len(sample.frame):,} rows", f"Column profile · {len(sample.profile)}"]
-    )
+    labels = [f"Sample · {len(sample.frame):,} rows", f"Column profile · {len(sample.profile)}"]
+    labels += [f"Objects · {len(objects):,}"] if objects is not None else []
+    rows, profile, *listing = st.tabs(labels)
     rows.dataframe(sample.frame, hide_index=True, height=460)
     profile.dataframe(
         sample.profile,
@@ -70,3 +74,6 @@ with reported_errors():
             "examples": st.column_config.TextColumn("Examples", width="large"),
         },
     )
+    if objects is not None:
+        with listing[0]:
+            objects_table(objects)

@@ -90,6 +90,12 @@ def _preview_parts(
     return sample.frame, sample.profile, int(sample.malformed)
 
 
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing objects…")
+def objects(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame | None:
+    """The objects a storage stream matches (name, size, modified), None for tables."""
+    return workspace().objects(connection, stream, options)
+
+
 def map_sample(name: str, spec: Mapping[str, Any]) -> MappedSample:
     """Validates an edited dataflow spec and maps a sample with it (never cached: specs change)."""
     ws = workspace()

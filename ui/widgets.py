@@ -194,3 +194,36 @@ def attributes_table(attributes: Sequence[object]) -> None:
         ]
     )
     st.dataframe(frame, hide_index=True, height=300)
+
+
+#: How many objects the Preview lists and offers to sample (a folder may hold many more).
+OBJECTS_SHOWN = 1000
+
+
+def object_picker(objects: pd.DataFrame, *, key: str) -> str | None:
+    """Offers one of a stream's objects to sample; None samples them all in order."""
+    everything = f"All {len(objects):,} matching objects"
+    names = objects["name"].head(OBJECTS_SHOWN).tolist()
+    picked = st.selectbox(
+        "Object to sample",
+        [everything, *names],
+        key=key,
+        help="A sample reads only the start of an object, never the whole of it.",
+    )
+    return None if picked == everything else picked
+
+
+def objects_table(objects: pd.DataFrame) -> None:
+    """A stream's objects with their size and modified time, newest first."""
+    if len(objects) > OBJECTS_SHOWN:
+        st.caption(f"The {OBJECTS_SHOWN:,} most recently modified of {len(objects):,} objects.")
+    st.dataframe(
+        objects.sort_values("modified", ascending=False).head(OBJECTS_SHOWN),
+        hide_index=True,
+        column_config={
+            "name": st.column_config.TextColumn("Object", width="large"),
+            "size": st.column_config.NumberColumn("Size (bytes)", format="localized"),
+            "modified": st.column_config.DatetimeColumn("Modified (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "version": None,
+        },
+    )

@@ -72,9 +72,33 @@ def test_browse_and_preview_a_postgres_table() -> None:
         assert not at.exception
         sample, profile = at.dataframe[0].value, at.dataframe[1].value
         assert len(sample) == 1000  # the 1,000-row sample, not the whole table
+        assert len(at.dataframe) == 2 and "Object to sample" not in [box.label for box in at.selectbox]
         types = profile.set_index("column")["type"]
         assert (types["id"], types["email"], types["seen"]) == ("integer", "string", "timestamp")
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         engine.dispose()
+
+
+def test_browse_a_folders_objects_and_sample_one(demo_workspace: Path) -> None:
+    folder = demo_workspace / "demo" / "data" / "drops"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "early.csv").write_text("id,email\n1,a@x.io\n2,b@x.io\n", encoding="utf-8")
+    (folder / "late.csv").write_text("id,email,tier\n3,c@x.io,gold\n", encoding="utf-8")
+    at = open_page("pages/preview.py")
+    at.text_input(key="preview.custom.demo_files").set_value("drops/*.csv").run()
+    assert not at.exception
+    sample, objects = at.dataframe[0].value, at.dataframe[2].value
+    assert len(sample) == 3  # every matching object, in order
+    assert set(objects["name"]) == {"drops/early.csv", "drops/late.csv"}
+    sizes = objects.set_index("name")["size"]
+    assert sizes["drops/late.csv"] == (folder / "late.csv").stat().st_size
+    assert objects["modified"].notna().all()
+
+    picker = at.selectbox(key="preview.object.demo_files.drops/*.csv")
+    assert picker.options[0] == "All 2 matching objects"
+    picker.set_value("drops/late.csv").run()
+    assert not at.exception
+    sample = at.dataframe[0].value
+    assert sample["email"].tolist() == ["c@x.io"] and "tier" in sample.columns
