@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,8 +26,10 @@ from connectors.base import (
     Connector,
     ConnectorError,
     CursorRequest,
+    StreamNotFoundError,
 )
 from core import cursor as cursors
+from core import drift
 from core.chunks import ChunkProcessor, PreparedChunk
 from core.errors import (
     ConfigurationError,
@@ -36,7 +38,7 @@ from core.errors import (
     SourceUnavailableError,
     TributaryError,
 )
-from core.mapping import ProfileSchema
+from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
 from core.store import bulk, datasets
 from core.store import tables as t
@@ -61,6 +63,7 @@ class RunSummary:
     chunks: int = 0
     error_code: str | None = None
     error_message: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready values."""
@@ -77,6 +80,7 @@ class _Segment:
     name: str | None
     version: str | None
     open: Callable[[], Iterator[pd.DataFrame]]
+    modified: str | None = None
 
 
 class DataflowRun:
@@ -118,7 +122,11 @@ class DataflowRun:
             state = self.store.cursor_state(self.dataflow_id)
             resume = self._resume_point(state)
             run_id = self.store.start_run(
-                self.dataflow_id, self.trigger, self.spec.sync.mode, resume.get("run_id") if resume else None
+                self.dataflow_id,
+                self.trigger,
+                self.spec.sync.mode,
+                resume.get("run_id") if resume else None,
+                version=int(self.row["version"]),
             )
             summary = RunSummary(run_id=run_id, dataflow=self.row["name"], status="running")
             try:
@@ -161,6 +169,24 @@ class DataflowRun:
         same = resume.get("version") == self.row["version"] and resume.get("mode") == self.spec.sync.mode
         return dict(resume) if same else None
 
+    def plan(
+        self, state: Mapping[str, Any], resume: Mapping[str, Any] | None = None
+    ) -> tuple[cursors.Watermark | None, cursors.Watermark | None, cursors.RunMax, list[_Segment]]:
+        """What a run reads now: (committed watermark, watermark to filter by, progress, segments)."""
+        sync = self.spec.sync
+        incremental_by_cursor = sync.mode == "incremental" and sync.cursor is not None
+        watermark = cursors.Watermark.from_state(state) if incremental_by_cursor else None
+        committed = watermark
+        progress = cursors.RunMax.from_state(resume or {})
+        request = None
+        if self._pushes_down:
+            assert watermark is not None and sync.cursor is not None
+            if resume and progress.value is not None:
+                # continue after what the interrupted run committed, not from the old watermark
+                watermark = cursors.Watermark(progress.kind, progress.value, frozenset(progress.ties))
+            request = CursorRequest(sync.cursor, watermark.value, tuple(sync.primary_key))
+        return committed, watermark, progress, self._segments(state, request)
+
     def _segments(self, state: Mapping[str, Any], request: CursorRequest | None) -> list[_Segment]:
         """What this run reads: the changed objects of a versioned source, else the whole stream.
 
@@ -175,7 +201,10 @@ class DataflowRun:
                 done = state.get("objects", {})
                 return [
                     _Segment(
-                        p.name, p.version, partial(self.connector.read_partition, stream, p, options, size)
+                        p.name,
+                        p.version,
+                        partial(self.connector.read_partition, stream, p, options, size),
+                        p.modified,
                     )
                     for p in parts
                     if done.get(p.name) != p.version
@@ -191,18 +220,8 @@ class DataflowRun:
         resume: dict[str, Any] | None,
     ) -> None:
         sync = self.spec.sync
-        incremental_by_cursor = sync.mode == "incremental" and sync.cursor is not None
-        watermark = cursors.Watermark.from_state(state) if incremental_by_cursor else None
-        committed = watermark
-        progress = cursors.RunMax.from_state(resume or {})
-        request = None
-        if self._pushes_down:
-            assert watermark is not None and sync.cursor is not None
-            if resume and progress.value is not None:
-                # continue after what the interrupted run committed, not from the old watermark
-                watermark = cursors.Watermark(progress.kind, progress.value, frozenset(progress.ties))
-            request = CursorRequest(sync.cursor, watermark.value, tuple(sync.primary_key))
-        segments = self._segments(state, request)
+        committed, watermark, progress, segments = self.plan(state, resume)
+        self._check_drift(summary, segments)
         whole = segments[0] if len(segments) == 1 and segments[0].name is None else None
         # a full refresh resumes its generation only when the chunks it skips are unchanged
         can_skip = (
@@ -300,6 +319,49 @@ class DataflowRun:
             self.store.save_cursor_state(conn, self.dataflow_id, new_state)
             summary.status = "partial" if summary.failed else "succeeded"
             self._write_counters(conn, summary, finished=True)
+
+    def drift_report(self, segments: list[_Segment]) -> tuple[drift.Schema | None, drift.DriftReport | None]:
+        """The source's schema now and, if this version recorded one, how it drifted since.
+
+        The schema is read from a sample of what the run reads (the newest
+        changed object of a versioned source). (None, None) when there is
+        nothing to read.
+        """
+        if not segments:
+            return None, None
+        stream = self.spec.source.stream
+        objects = [s for s in segments if s.name is not None]
+        if objects:
+            stream = max(objects, key=lambda s: (s.modified or "", s.name or "")).name or stream
+        try:
+            current = drift.read_schema(self.connector, stream, self.options)
+        except StreamNotFoundError:
+            return None, None  # nothing to read yet: the read itself says so, or reads nothing
+        saved = self.store.version_row(None, self.dataflow_id, int(self.row["version"]))
+        baseline = saved["source_schema"] if saved is not None else None
+        if baseline is None:
+            return current, None
+        mapping = compile_mapping(self.spec.mapping, self.schema, list(baseline))
+        return current, drift.compare(baseline, current, mapping)
+
+    def _check_drift(self, summary: RunSummary, segments: list[_Segment]) -> None:
+        """Stops the run before any write when the source lost or retyped a column the mapping reads.
+
+        A version saved without a source schema records the one its first run sees.
+        """
+        current, report = self.drift_report(segments)
+        if report is None:
+            if current is not None:
+                with self.store.engine.begin() as conn:
+                    self.store.set_source_schema(conn, self.dataflow_id, int(self.row["version"]), current)
+            return
+        summary.warnings = [change.message for change in report.warnings]
+        if report.drifted:
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    update(t.runs).where(t.runs.c.id == summary.run_id).values(warnings=report.to_json())
+                )
+        report.raise_if_breaking()
 
     # -- writes --------------------------------------------------------------
     def _write_records(

@@ -20,15 +20,17 @@ from sqlalchemy import Engine, delete, select
 import connectors
 from connectors.base import META_PREFIX, ROW_ERROR_COLUMN, CheckResult, Connector, ConnectorError, StreamInfo
 from core import ingest
-from core.chunks import ERROR_COLUMNS
 from core.errors import ConfigurationError, NotFoundError, TributaryError
-from core.mapping import MappingResult, ProfileSchema, compile_mapping
+from core.mapping import ProfileSchema, compile_mapping
 from core.models import NAME_PATTERN, ConnectionSpec, DataflowSpec
 from core.quality import QualitySuite
 from core.secrets import Vault
 from core.store import datasets, db
 from core.store import tables as t
 from core.store.repository import Store, utcnow
+
+if typing.TYPE_CHECKING:
+    from core.studio import Studio
 
 MASK = "********"
 
@@ -40,15 +42,6 @@ class Preview:
     frame: pd.DataFrame
     profile: pd.DataFrame
     malformed: int
-
-
-@dataclass(frozen=True)
-class MappedSample:
-    """A sample mapped and validated as a run would, without writing anything."""
-
-    sample: pd.DataFrame
-    mapped: pd.DataFrame
-    errors: pd.DataFrame
 
 
 def format_validation_error(error: ValidationError, where: str) -> str:
@@ -91,6 +84,13 @@ class Workspace:
 
             demo_module.install(workspace)
         return workspace
+
+    @property
+    def studio(self) -> Studio:
+        """The mapping studio's actions: live mapping, dry runs, drift, versions, import/export."""
+        from core.studio import Studio
+
+        return Studio(self)
 
     # -- profile schema -------------------------------------------------------
     @property
@@ -331,39 +331,40 @@ class Workspace:
         QualitySuite.parse(parsed.quality).check_columns(compiled.targets)
         return parsed
 
-    def save_dataflow(self, name: str, spec: DataflowSpec | Mapping[str, Any]) -> None:
-        """Validates and saves a dataflow (a changed spec becomes a new version)."""
+    def save_dataflow(
+        self,
+        name: str,
+        spec: DataflowSpec | Mapping[str, Any],
+        *,
+        source_schema: Mapping[str, str | None] | None = None,
+        note: str = "",
+    ) -> None:
+        """Validates and saves a dataflow (a changed spec becomes a new version).
+
+        ``source_schema`` (column -> type, as the mapping's sample showed it) is
+        what later runs check the source against; without one, the version's
+        first run records it.
+        """
         _check_name(name, "dataflow")
         parsed = self.validate_dataflow(name, spec)
         connection = self.store.connection_row(parsed.source.connection)
         with self.engine.begin() as c:
             self.store.upsert_dataflow(
-                c, name, connection["id"], parsed.model_dump(mode="json", exclude_none=True)
+                c,
+                name,
+                connection["id"],
+                parsed.model_dump(mode="json", exclude_none=True),
+                source_schema=source_schema,
+                note=note,
             )
 
-    def map_sample(self, spec: DataflowSpec, limit: int = 1000) -> MappedSample:
-        """Maps and validates a sample of the source exactly as a run would, writing nothing."""
-        sample = self.preview(spec.source.connection, spec.source.stream, spec.source.options, limit).frame
-        compiled = compile_mapping(spec.mapping, self.schema, list(sample.columns))
-        result: MappingResult = compiled.apply(sample)
-        suite = QualitySuite.parse(spec.quality)
-        failures = suite.validate(result.frame.drop(index=result.errors["row"].unique()))
-        errors = pd.concat(
-            [
-                result.errors[ERROR_COLUMNS],
-                failures.assign(code=failures["expectation"])[ERROR_COLUMNS],
-            ],
-            ignore_index=True,
-        )
-        return MappedSample(sample=sample, mapped=result.frame, errors=errors)
-
-    def run(
+    def dataflow_run(
         self, name: str, *, trigger: str = "manual", progress: ingest.ProgressCallback | None = None
-    ) -> ingest.RunSummary:
-        """Runs a dataflow now, in this process."""
+    ) -> ingest.DataflowRun:
+        """A run of a saved dataflow, ready to execute (or to dry-run)."""
         row = self.store.dataflow_row(name)
         spec = DataflowSpec.model_validate(row["spec"])
-        runner = ingest.DataflowRun(
+        return ingest.DataflowRun(
             self.store,
             row,
             self.connector(spec.source.connection),
@@ -372,7 +373,12 @@ class Workspace:
             progress=progress,
             redact=self.redactor(spec.source.connection),
         )
-        return runner.execute()
+
+    def run(
+        self, name: str, *, trigger: str = "manual", progress: ingest.ProgressCallback | None = None
+    ) -> ingest.RunSummary:
+        """Runs a dataflow now, in this process."""
+        return self.dataflow_run(name, trigger=trigger, progress=progress).execute()
 
     def runs(self, dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
         """Run history, newest first."""

@@ -1,20 +1,21 @@
-"""Mapping: edit a dataflow's field mapping and identities, preview them on a sample, save them."""
+"""Mapping studio: edit a dataflow's fields and identities on a cached sample and watch them map live."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import data
+from core.studio import SAMPLE_ROWS
+from ui import data, studio
 from ui.feedback import reported_errors, required
 from ui.routing import through_app
 from ui.state import workspace
-from ui.widgets import attributes_table, identities_editor, mapped_sample, mapping_editor
+from ui.widgets import attributes_table, mapped_sample
 
 through_app()
 st.title("Mapping")
 st.caption(
-    "Map source columns onto profile attributes, with expressions such as `lower(trim(email))`, "
-    "and mark the identities that link a record to a person."
+    "Map source columns onto profile attributes, with expressions such as `lower(trim(email))`; "
+    "mark identities; check the result live on a sample, dry-run it, and save a new version."
 )
 
 flows = required(data.dataflows)
@@ -23,32 +24,97 @@ if flows.empty:
     st.stop()
 
 name = st.selectbox("Dataflow", flows["name"], key="mapping.dataflow", width=320)
-spec = required(workspace().dataflow_spec, name)
+ws, schema = workspace(), workspace().schema
+saved = required(ws.dataflow_spec, name)
 version = int(flows.set_index("name").at[name, "version"])
-schema = workspace().schema
-st.caption(f"Reads **{spec.source.stream}** from **{spec.source.connection}** · version {version}")
+source = saved.source
+sample = required(data.studio_sample, source.connection, source.stream, dict(source.options))
+top = st.container(horizontal=True, vertical_alignment="center")
+top.caption(
+    f"Reads **{source.stream}** from **{source.connection}** · version {version} · {len(sample):,}-row sample"
+)
+if top.button("Reload sample", icon=":material/refresh:", key="mapping.reload"):
+    data.studio_sample.clear()
+    st.rerun()
 
-fields_column, identities_column = st.columns([3, 2], gap="large")
-with fields_column:
-    st.markdown("**Fields**")
-    mapping = mapping_editor(spec.mapping, schema.paths, key=f"mapping.fields.{name}.{version}")
-with identities_column:
-    st.markdown("**Identities**")
-    identities = identities_editor(spec.identities, list(mapping), key=f"mapping.identities.{name}.{version}")
-    with st.expander("Profile attributes", icon=":material/person:"):
-        attributes_table(schema.attributes)
+revision = st.session_state.setdefault(f"mapping.revision.{name}", 0)
+base = st.session_state.get(f"mapping.base.{name}.{version}", saved)
+left, right = st.columns([3, 2], gap="large")
+with left:
+    mapping, identities = studio.fields_editor(
+        base,
+        schema.paths,
+        studio.namespaces_of(schema.attributes, base.identities),
+        key=f"mapping.fields.{name}.{version}.{revision}",
+    )
+    columns = list(sample.columns)
+    primary_key = st.multiselect(
+        "Primary key",
+        columns,
+        default=[c for c in base.sync.primary_key if c in columns],
+        key=f"mapping.key.{name}.{version}",
+        help="Records are upserted by it; without one, by file and line.",
+    )
+edited = studio.spec_with(base, mapping=mapping, identities=identities)
+edited["sync"] = {**edited["sync"], "primary_key": primary_key}
+spec, result = None, None
+with right, reported_errors():
+    spec = studio.parsed_spec(edited, name)
+    result = ws.studio.map_frame(spec, sample, validate=False) if spec else None
+    if result is not None:
+        studio.field_checks(result)
+    if studio.drift_notice(ws.studio.drift_of(name, sample, spec), key="mapping.accept_schema"):
+        ws.studio.accept_schema(name, sample)
+        data.refresh()
+        st.rerun()
 
-edited = {**spec.model_dump(mode="json", exclude_none=True), "mapping": mapping, "identities": identities}
 with st.container(horizontal=True):
-    preview = st.button("Preview mapping", icon=":material/visibility:", key="mapping.preview")
     save = st.button("Save", type="primary", icon=":material/save:", key="mapping.save")
-
+    preview = st.button(
+        "Check the sample with the quality suite", icon=":material/rule:", key="mapping.preview"
+    )
 if save:
     with reported_errors():
-        workspace().save_dataflow(name, edited)
+        ws.save_dataflow(name, edited, source_schema=studio.schema_of(sample), note="saved in the studio")
+        st.session_state.pop(f"mapping.base.{name}.{version}", None)
         data.refresh()
         st.success(f"Saved the mapping of **{name}**; its next run uses it.", icon=":material/check_circle:")
-if preview:
-    with reported_errors(), st.spinner("Mapping a sample…"):
-        result = data.map_sample(name, edited)
+
+output, dry, versions, files, reference = st.tabs(
+    ["Mapped sample", "Dry run", "Versions", "Import / export", "Attributes & functions"]
+)
+with output, reported_errors():
+    if preview:
+        checked = data.map_sample(name, edited)
+        mapped_sample(checked.sample, checked.mapped, checked.errors)
+    elif result is not None:
         mapped_sample(result.sample, result.mapped, result.errors)
+with dry, reported_errors():
+    st.caption("What a run would do now with these (unsaved) edits: nothing is written.")
+    on_sample, on_source = st.columns(2)
+    if on_sample.button(f"Dry run on the {SAMPLE_ROWS:,}-row sample", key="mapping.dry.sample"):
+        studio.dry_run_report(ws.studio.dry_run(name, spec, sample_rows=SAMPLE_ROWS))
+    if on_source.button("Dry run on the whole source", key="mapping.dry.source"):
+        studio.dry_run_report(ws.studio.dry_run(name, spec, sample_rows=None))
+with versions, reported_errors():
+    history = ws.studio.versions(name)
+    studio.versions_table(history)
+    older = [int(v) for v in history["version"] if int(v) != version]
+    pick = st.selectbox("Version to restore", older, key=f"mapping.restore.pick.{name}", index=None)
+    if st.button("Restore it as a new version", key="mapping.restore", disabled=pick is None):
+        ws.studio.restore_version(name, int(pick or 0))
+        data.refresh()
+        st.rerun()
+with files, reported_errors():
+    if spec is not None:
+        studio.mapping_downloads(spec, name)
+    imported = studio.uploaded_mapping(key=f"mapping.import.{name}.{revision}")
+    if imported is not None:
+        st.session_state[f"mapping.base.{name}.{version}"] = base.model_copy(
+            update={"mapping": imported[0], "identities": imported[1]}
+        )
+        st.session_state[f"mapping.revision.{name}"] = revision + 1
+        st.rerun()
+with reference:
+    attributes_table(schema.attributes)
+    st.markdown(studio.function_reference())

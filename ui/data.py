@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from connectors.base import StreamInfo
-from core.services import MappedSample, Preview
+from core.services import Preview
+from core.studio import MappedSample
 from ui.state import workspace
 
 #: Seconds a cached read stays fresh; writes made on this page clear the caches at once.
@@ -99,7 +100,13 @@ def objects(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFra
 def map_sample(name: str, spec: Mapping[str, Any]) -> MappedSample:
     """Validates an edited dataflow spec and maps a sample with it (never cached: specs change)."""
     ws = workspace()
-    return ws.map_sample(ws.validate_dataflow(name, spec))
+    return ws.studio.map_sample(ws.validate_dataflow(name, spec))
+
+
+@st.cache_data(show_spinner="Reading the sample once…", max_entries=16)
+def studio_sample(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame:
+    """The 1,000-row sample the studio maps on every edit: read once, kept until reloaded."""
+    return workspace().preview(connection, stream, options).frame
 
 
 def suggested_mapping(columns: list[str]) -> dict[str, str]:

@@ -120,14 +120,23 @@ class Store:
             return list(c.execute(select(t.dataflows).order_by(t.dataflows.c.name)).mappings())
 
     def upsert_dataflow(
-        self, conn: Connection, name: str, connection_id: int, spec: Mapping[str, Any]
+        self,
+        conn: Connection,
+        name: str,
+        connection_id: int,
+        spec: Mapping[str, Any],
+        *,
+        source_schema: Mapping[str, str | None] | None = None,
+        note: str = "",
     ) -> int:
-        """Creates a dataflow or, when its spec changed, saves it as a new version."""
+        """Creates a dataflow or, when its spec (or the source schema it was built on) changed,
+        saves it as a new version; every version is kept and can be restored."""
         now = utcnow()
         row = conn.execute(select(t.dataflows).where(t.dataflows.c.name == name)).mappings().first()
         enabled = int(bool(spec.get("enabled", True)))
+        schema = None if source_schema is None else dict(source_schema)
         if row is None:
-            return int(
+            dataflow_id = int(
                 conn.execute(
                     insert(t.dataflows)
                     .values(
@@ -142,22 +151,91 @@ class Store:
                     .returning(t.dataflows.c.id)
                 ).scalar_one()
             )
-        if row["spec"] != spec or row["connection_id"] != connection_id:
+            self._add_version(conn, dataflow_id, 1, spec, schema, note, now)
+            return dataflow_id
+        current = self.version_row(conn, int(row["id"]), int(row["version"]))
+        new_schema = schema is not None and (current is None or current["source_schema"] != schema)
+        if row["spec"] != spec or row["connection_id"] != connection_id or new_schema:
+            version = int(row["version"]) + 1
             conn.execute(
                 update(t.dataflows)
                 .where(t.dataflows.c.id == row["id"])
                 .values(
                     connection_id=connection_id,
                     spec=dict(spec),
-                    version=row["version"] + 1,
+                    version=version,
                     enabled=enabled,
                     updated_at=now,
                 )
             )
+            if schema is None and current is not None:
+                schema = current["source_schema"]  # the source did not change with the mapping
+            self._add_version(conn, int(row["id"]), version, spec, schema, note, now)
         return int(row["id"])
 
+    def _add_version(
+        self,
+        conn: Connection,
+        dataflow_id: int,
+        version: int,
+        spec: Mapping[str, Any],
+        schema: Mapping[str, str | None] | None,
+        note: str,
+        now: datetime,
+    ) -> None:
+        conn.execute(
+            insert(t.dataflow_versions).values(
+                dataflow_id=dataflow_id,
+                version=version,
+                spec=dict(spec),
+                source_schema=None if schema is None else dict(schema),
+                note=note,
+                created_at=now,
+            )
+        )
+
+    def version_row(self, conn: Connection | None, dataflow_id: int, version: int) -> RowMapping | None:
+        """One saved version of a dataflow, or None."""
+        with self._reader(conn) as c:
+            return (
+                c.execute(
+                    select(t.dataflow_versions).where(
+                        t.dataflow_versions.c.dataflow_id == dataflow_id,
+                        t.dataflow_versions.c.version == version,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+
+    def versions_frame(self, dataflow_id: int) -> pd.DataFrame:
+        """Every saved version of a dataflow, newest first."""
+        query = (
+            select(t.dataflow_versions)
+            .where(t.dataflow_versions.c.dataflow_id == dataflow_id)
+            .order_by(t.dataflow_versions.c.version.desc())
+        )
+        with self.engine.connect() as c:
+            return pd.DataFrame(c.execute(query).mappings().all())
+
+    def set_source_schema(
+        self, conn: Connection, dataflow_id: int, version: int, schema: Mapping[str, str | None]
+    ) -> None:
+        """Records the source schema a version was first run on, when it was saved without one."""
+        conn.execute(
+            update(t.dataflow_versions)
+            .where(
+                t.dataflow_versions.c.dataflow_id == dataflow_id,
+                t.dataflow_versions.c.version == version,
+                t.dataflow_versions.c.source_schema.is_(None),
+            )
+            .values(source_schema=dict(schema))
+        )
+
     # -- runs ----------------------------------------------------------------
-    def start_run(self, dataflow_id: int, trigger: str, mode: str, resumed_from: int | None) -> int:
+    def start_run(
+        self, dataflow_id: int, trigger: str, mode: str, resumed_from: int | None, version: int | None = None
+    ) -> int:
         """Records a new running run and returns its id."""
         with self.engine.begin() as c:
             return int(
@@ -170,6 +248,7 @@ class Store:
                         mode=mode,
                         started_at=utcnow(),
                         resumed_from=resumed_from,
+                        dataflow_version=version,
                     )
                     .returning(t.runs.c.id)
                 ).scalar_one()

@@ -62,6 +62,19 @@ dataflows = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+dataflow_versions = Table(
+    "dataflow_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("source_schema", JSON(none_as_null=True)),  # column -> type the mapping was built on, when known
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataflow_id", "version", name="uq_dataflow_versions_version"),
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -81,6 +94,9 @@ runs = Table(
     Column("error_code", String(50)),
     Column("error_message", Text),
     Column("resumed_from", Integer),
+    Column("dataflow_version", Integer),  # the dataflow version (mapping, suite) the run used
+    Column("validation", JSON(none_as_null=True)),  # the quality suite's summary over the run's chunks
+    Column("warnings", JSON(none_as_null=True)),  # e.g. schema drift the run went on with
     Index("ix_runs_dataflow_started", "dataflow_id", "started_at"),
 )
 

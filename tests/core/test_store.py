@@ -85,3 +85,38 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over(any_workspace):
         c.execute(t.leases.update().values(owner=f"{host}:{pid}:dead"))
     successor = Lease(any_workspace.engine, 7)
     assert successor.acquire() == lease.token + 1
+
+
+def test_migrations_match_the_table_definitions(store_url):
+    """A change to core/store/tables.py without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = db.create_store_engine(store_url)
+    db.migrate(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), t.metadata)
+    assert diff == []
+
+
+def test_a_store_from_before_versions_is_upgraded_with_its_dataflows_kept(store_url):
+    from alembic import command
+
+    engine = db.create_store_engine(store_url)
+    config = db.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO connections (id, name, connector, config, secret_refs, description, created_at, updated_at)"
+            " VALUES (1, 'src', 'files', '{}', '{}', '', '2026-01-01', '2026-01-01')"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO dataflows (id, name, connection_id, spec, version, enabled, created_at, updated_at)"
+            " VALUES (1, 'people', 1, '{\"mapping\": {\"crmId\": \"id\"}}', 4, 1, '2026-01-01', '2026-01-02')"
+        )
+    db.migrate(engine)
+    with engine.connect() as c:
+        rows = c.execute(select(t.dataflow_versions)).mappings().all()
+    assert [(r["dataflow_id"], r["version"], r["spec"]) for r in rows] == [(1, 4, {"mapping": {"crmId": "id"}})]

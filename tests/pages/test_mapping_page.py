@@ -1,60 +1,154 @@
-"""Mapping: edit a dataflow's mapping, preview it on a sample (quarantined rows), save it."""
+"""Mapping studio: live checks on the cached sample, expression problems, save as a version, dry run,
+restore, drift."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
 
 from core.services import Workspace
 from tests.pages.apptest import open_page, texts
 
 
-def _editor_key(name: str) -> str:
+def _editor_key(name: str, revision: int = 0) -> str:
     version = int(Workspace.open().dataflows().set_index("name").at[name, "version"])
-    return f"mapping.fields.{name}.{version}"
+    return f"mapping.fields.{name}.{version}.{revision}"
 
 
 def _row_of(name: str, target: str) -> int:
     return list(Workspace.open().dataflow_spec(name).mapping).index(target)
 
 
-def test_preview_shows_mapped_output_and_quarantined_rows_with_reasons() -> None:
-    at = open_page("pages/mapping.py")
-    at.selectbox(key="mapping.dataflow").set_value("crm_contacts").run()
-    editor = at.data_editor[0].value
-    assert "loyalty.points" in set(editor["target"])
-    at.button(key="mapping.preview").click().run()
-    assert not at.exception
-    assert "would be quarantined" in texts(at.warning)
-    mapped, quarantined = at.dataframe[-2].value, at.dataframe[-1].value  # the two result tabs
-    assert len(mapped) == 1000
-    assert "personalEmail.address" in mapped.columns
-    assert len(quarantined) > 0
-    assert {"row", "field", "code", "reason"} <= set(quarantined.columns)
-    assert quarantined["reason"].str.contains("to_int").any()  # the demo's "n/a" points
-
-
-def test_an_unknown_source_column_shows_an_error_not_a_traceback() -> None:
-    at = open_page("pages/mapping.py")
-    at.selectbox(key="mapping.dataflow").set_value("crm_contacts").run()
-    row = _row_of("crm_contacts", "person.firstName")
-    at.session_state[_editor_key("crm_contacts")] = {
-        "edited_rows": {row: {"source": "no_such_column"}},
+def _edit(at: AppTest, name: str, target: str, source: str) -> None:
+    at.session_state[_editor_key(name)] = {
+        "edited_rows": {_row_of(name, target): {"source": source}},
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.button(key="mapping.preview").click().run()
+
+
+def _frame_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first dataframe on the page that has all of ``columns``."""
+    for element in at.dataframe:
+        if set(columns) <= set(element.value.columns):
+            return element.value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def _studio(name: str) -> AppTest:
+    at = open_page("pages/mapping.py")
+    at.selectbox(key="mapping.dataflow").set_value(name).run()
+    assert not at.exception
+    return at
+
+
+def test_the_sample_maps_live_with_per_field_checks() -> None:
+    at = _studio("crm_contacts")
+    checks = _frame_with(at, "attribute", "nulls", "failures").set_index("attribute")
+    assert checks.loc["loyalty.points", "failures"] > 0  # the demo's "n/a" points
+    assert checks.loc["personalEmail.address", "identity"] == "email"
+    assert checks.loc["crmId", "failures"] == 0
+    mapped = _frame_with(at, "personalEmail.address", "loyalty.points")
+    assert len(mapped) == 1000
+    assert "would be quarantined" in texts(at.caption) + texts(at.warning)
+
+
+def test_an_edit_updates_the_checks_without_a_button() -> None:
+    at = _studio("crm_contacts")
+    _edit(at, "crm_contacts", "loyalty.tier", "upper(tier)")
+    at.run()
+    mapped = _frame_with(at, "loyalty.tier")
+    present = mapped["loyalty.tier"].dropna()
+    assert len(present) and (present == present.str.upper()).all()
+
+
+def test_a_bad_expression_names_its_attribute_and_character_and_the_rest_still_maps() -> None:
+    at = _studio("crm_contacts")
+    _edit(at, "crm_contacts", "person.firstName", "trim(first_name")
+    at.run()
+    assert not at.exception
+    problems = texts(at.error)
+    assert "person.firstName" in problems and "character" in problems
+    checks = _frame_with(at, "attribute", "problem").set_index("attribute")
+    assert checks.loc["person.firstName", "problem"] != ""
+    assert "personalEmail.address" in _frame_with(at, "personalEmail.address").columns
+
+
+def test_an_unknown_column_is_reported_not_a_traceback() -> None:
+    at = _studio("crm_contacts")
+    _edit(at, "crm_contacts", "person.firstName", "no_such_column")
+    at.run()
     assert not at.exception
     assert "no_such_column" in texts(at.error)
 
 
-def test_save_stores_the_edited_mapping() -> None:
-    at = open_page("pages/mapping.py")
-    at.selectbox(key="mapping.dataflow").set_value("shop_orders").run()
-    row = _row_of("shop_orders", "order.status")
-    at.session_state[_editor_key("shop_orders")] = {
-        "edited_rows": {row: {"source": "upper(status)"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
+def test_save_stores_the_edit_as_a_new_version_with_the_sample_schema() -> None:
+    before = int(Workspace.open().dataflows().set_index("name").at["shop_orders", "version"])
+    at = _studio("shop_orders")
+    _edit(at, "shop_orders", "order.status", "upper(status)")
+    at.run()
     at.button(key="mapping.save").click().run()
     assert not at.exception
     assert "Saved the mapping of **shop_orders**" in texts(at.success)
-    assert Workspace.open().dataflow_spec("shop_orders").mapping["order.status"] == "upper(status)"
+    ws = Workspace.open()
+    assert ws.dataflow_spec("shop_orders").mapping["order.status"] == "upper(status)"
+    versions = ws.studio.versions("shop_orders")
+    assert int(versions.iloc[0]["version"]) == before + 1
+    assert versions.iloc[0]["changes"] == "changed order.status"
+    row = ws.store.dataflow_row("shop_orders")
+    schema = ws.store.version_row(None, int(row["id"]), before + 1)["source_schema"]
+    assert {"order_id", "status", "total"} <= set(schema)
+
+
+def test_dry_run_on_the_sample_shows_what_a_run_would_do() -> None:
+    at = _studio("crm_contacts")
+    at.button(key="mapping.dry.sample").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Received"] == "1,000"
+    assert int(metrics["Quarantined"]) > 0
+    received = int(metrics["Received"].replace(",", ""))
+    assert int(metrics["Would ingest"].replace(",", "")) + int(metrics["Quarantined"]) == received
+
+
+def test_an_older_version_is_restored(demo_workspace: Path) -> None:
+    ws = Workspace.open()
+    spec = ws.dataflow_spec("shop_orders").model_dump(mode="json", exclude_none=True)
+    ws.save_dataflow("shop_orders", {**spec, "mapping": {**spec["mapping"], "order.status": "lower(status)"}})
+    version = int(ws.store.dataflow_row("shop_orders")["version"])
+    at = _studio("shop_orders")
+    at.selectbox(key="mapping.restore.pick.shop_orders").set_value(version - 1).run()
+    at.button(key="mapping.restore").click().run()
+    assert not at.exception
+    restored = Workspace.open()
+    assert int(restored.store.dataflow_row("shop_orders")["version"]) == version + 1
+    assert restored.dataflow_spec("shop_orders").mapping["order.status"] == spec["mapping"]["order.status"]
+
+
+def test_drift_is_shown_and_the_new_schema_can_be_accepted(demo_workspace: Path) -> None:
+    folder = demo_workspace / "demo" / "data" / "drifting"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "people.csv").write_text("id,email\n1,a@x.io\n", encoding="utf-8")
+    ws = Workspace.open()
+    ws.save_dataflow(
+        "drifting",
+        {
+            "source": {"connection": "demo_files", "stream": "drifting/people.csv"},
+            "sync": {"mode": "full_refresh", "primary_key": ["id"]},
+            "mapping": {"crmId": "id", "personalEmail.address": "email"},
+        },
+    )
+    assert ws.run("drifting").status == "succeeded"
+    (folder / "people.csv").write_text("id,mail,tier\n1,a@x.io,gold\n", encoding="utf-8")
+    at = _studio("drifting")
+    shown = texts(at.error)
+    assert "'email' was removed" in shown and "personalEmail.address" in shown
+    assert "'tier' was added" in shown
+    _edit(at, "drifting", "personalEmail.address", "mail")
+    at.run()
+    at.button(key="mapping.save").click().run()
+    assert not at.exception
+    assert "'email' was removed" not in texts(at.error)
+    assert Workspace.open().run("drifting").status == "succeeded"
