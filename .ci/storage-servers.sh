@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/storage_servers.py needs beyond requirements-dev.txt:
+# Installs what tests/storage_servers/ needs beyond requirements-dev.txt:
 # Node.js and npm (Debian packages, only if npm is missing) and Azurite, the
 # Azure Blob emulator (npm, pinned), into ~/.cache/tributary-test/azurite,
 # where the azurite_server fixture looks for it. The S3, GCS and SFTP servers

@@ -50,7 +50,7 @@ from connectors.base import (
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-    from connectors.files import FileFormat
+    from connectors._file_options import FileFormat
 
 #: Bytes read up front to sniff the format, encoding, delimiter and header.
 HEAD_BYTES = 64 * 1024

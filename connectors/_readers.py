@@ -28,7 +28,7 @@ from connectors.base import ORIGIN_COLUMN, RAW_COLUMN, ROW_ERROR_COLUMN, FormatE
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-    from connectors.files import FileFormat
+    from connectors._file_options import FileFormat
 
 META_COLUMNS = (ORIGIN_COLUMN, ROW_ERROR_COLUMN, RAW_COLUMN)
 #: pyarrow CSV block size. pyarrow's streaming reader reads up to 32 blocks

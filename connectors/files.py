@@ -3,8 +3,9 @@
 One connector over fsspec, declared once per storage: local folders
 (``files``), Amazon S3 (``s3``), Azure Blob Storage (``azure_blob``), Google
 Cloud Storage (``gcs``) and SFTP (``sftp``). The storages differ only in their
-settings model (``_storages``: URL, typed credentials, fsspec options, error
-wording); listing, formats and chunking are shared.
+settings model (``_storages``, ``_object_stores``, ``_sftp``: URL, typed
+credentials, fsspec options, error wording); listing, formats and chunking
+are shared.
 
 A stream is a glob pattern relative to the folder (``contacts/*.csv``,
 ``**/*.parquet``), read file by file in path order; each file is also a
@@ -20,44 +21,41 @@ error is scrubbed of the connection's secret values before it leaves.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import hashlib
 import json
 import posixpath
-import re
 import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import pandas as pd
 from fsspec import AbstractFileSystem
-from pydantic import Field, field_validator, model_validator
 
+from connectors._candidates import cursor_candidates, key_candidates
+from connectors._file_options import FileFormat, FileOptions
 from connectors._formats import iter_file_frames, peek_columns, split_suffixes
+from connectors._listing import ListedFile, find_or_empty, info_or_none, modified_time, version_tag
+from connectors._object_stores import AzureBlobConfig, GcsConfig, S3Config
 from connectors._readers import SAMPLE_CSV_BLOCK_BYTES, Chunker, union_columns
+from connectors._sftp import SftpConfig
 from connectors._storages import (
     CONNECT_TIMEOUT_S,
     READ_BLOCK_BYTES,
     SAMPLE_BLOCK_BYTES,
-    AzureBlobConfig,
     FilesConfig,
-    GcsConfig,
-    S3Config,
-    SftpConfig,
     StorageConfig,
     causes,
+    generic_error,
+    scrub,
 )
 from connectors.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_SAMPLE_SIZE,
     META_PREFIX,
     ROW_ERROR_COLUMN,
-    AuthenticationError,
     CheckResult,
     Connector,
     ConnectorConfig,
@@ -74,77 +72,6 @@ from connectors.base import (
 
 #: Rows sampled per stream by ``discover()`` to type its fields.
 DISCOVER_SAMPLE_ROWS = 500
-
-_KEY_EXACT = re.compile(r"^(id|uuid|guid|key)$", re.IGNORECASE)
-_KEY_LIKE = re.compile(r"(_id|Id|ID|_key|_uuid|_code|_number|_no|email)$")
-_CURSOR_UPDATED = re.compile(r"updated|modified|changed|last_?mod", re.IGNORECASE)
-_CURSOR_TIMEY = re.compile(r"(_at|_on|_date|_time|_ts|At|Date|Time|timestamp)$")
-
-
-class FileFormat(StreamOptions):
-    """How to parse a stream's files; ``auto`` and ``None`` values are sniffed per file."""
-
-    type: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
-    delimiter: str | None = None
-    quote_char: str = '"'
-    encoding: str | None = None
-    header: bool = True
-    compression: Literal["auto", "none", "gzip", "bz2", "zip", "zstd"] = "auto"
-
-    @field_validator("delimiter")
-    @classmethod
-    def _one_delimiter(cls, value: str | None) -> str | None:
-        # A form or YAML often spells a tab as "\t" (two characters) or "tab".
-        value = {"\\t": "\t", "tab": "\t"}.get(value, value) if value is not None else None
-        if value is not None and (len(value) != 1 or value in "\r\n"):
-            raise ValueError("must be a single character, such as , ; | or \\t")
-        return value
-
-    @field_validator("quote_char")
-    @classmethod
-    def _one_quote(cls, value: str) -> str:
-        if len(value) != 1 or value in "\r\n":
-            raise ValueError('must be a single character, usually "')
-        return value
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is None or value.strip().lower() in ("", "auto"):
-            return None
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r}; try utf-8, latin-1, cp1252 or utf-16") from None
-        return value
-
-    @model_validator(mode="after")
-    def _distinct_quote(self) -> FileFormat:
-        if self.delimiter is not None and self.delimiter == self.quote_char:
-            raise ValueError("delimiter and quote_char must differ")
-        return self
-
-
-class FileOptions(StreamOptions):
-    """Per-stream options of the files connector."""
-
-    format: FileFormat = Field(default_factory=FileFormat)
-
-
-@dataclass(frozen=True)
-class _File:
-    """One matched file: full path, path relative to the folder, size, modified time, version tag."""
-
-    path: str
-    rel: str
-    size: int
-    modified: str
-    tag: str
-
-    @property
-    def version(self) -> str:
-        """The storage's content tag, else ``size:modified``."""
-        return self.tag or f"{self.size}:{self.modified}"
 
 
 class FilesConnector(Connector):
@@ -176,9 +103,9 @@ class FilesConnector(Connector):
                 self.config.verify_credentials()
                 fs, root = self._filesystem()
                 # Listing first: a listing's errors are the most precise (a HEAD has no body).
-                entries = _find_or_empty(fs, root)
+                entries = find_or_empty(fs, root)
                 if not entries or root in entries:
-                    info = _info_or_none(fs, root)
+                    info = info_or_none(fs, root)
                     if info is None:
                         self._missing_bucket(fs)
                         raise FileNotFoundError(root)
@@ -203,7 +130,7 @@ class FilesConnector(Connector):
         with self._errors():
             fs, root = self._filesystem()
             files = self._data_files(fs.find(root, detail=True))
-            groups: dict[str, list[_File]] = {}
+            groups: dict[str, list[ListedFile]] = {}
             for file in files:
                 folder = posixpath.dirname(file.rel)
                 pattern = posixpath.join(folder, "*" + split_suffixes(file.rel)[0])
@@ -323,7 +250,7 @@ class FilesConnector(Connector):
     def _missing_bucket(self, fs: AbstractFileSystem) -> None:
         """Raises when the folder's bucket or container does not exist (object stores)."""
         bucket = self.config.bucket()
-        if bucket and _info_or_none(fs, bucket) is None:
+        if bucket and info_or_none(fs, bucket) is None:
             raise StreamNotFoundError(
                 f"{self.config.bucket_word} {bucket!r} does not exist ({self._display_url()})."
             )
@@ -351,18 +278,18 @@ class FilesConnector(Connector):
         try:
             yield
         except ConnectorError as exc:
-            message = _scrub(exc.user_message, self.config.secrets())
+            message = scrub(exc.user_message, self.config.secrets())
             if message == exc.user_message:
                 raise
             raise type(exc)(message) from None
         except Exception as exc:
-            error = self.config.explain(exc, self._display_url()) or _generic_error(exc, self._display_url())
+            error = self.config.explain(exc, self._display_url()) or generic_error(exc, self._display_url())
             secrets = self.config.secrets()
             # The original stays attached for logs only when it shows no secret.
-            cause = exc if not any(_scrub(repr(e), secrets) != repr(e) for e in causes(exc)) else None
-            raise type(error)(_scrub(error.user_message, secrets)) from cause
+            cause = exc if not any(scrub(repr(e), secrets) != repr(e) for e in causes(exc)) else None
+            raise type(error)(scrub(error.user_message, secrets)) from cause
 
-    def _files(self, found: Mapping[str, Mapping[str, Any]]) -> list[_File]:
+    def _files(self, found: Mapping[str, Mapping[str, Any]]) -> list[ListedFile]:
         """Regular, non-hidden files under the folder, sorted by relative path."""
         _, root = self._filesystem()
         prefix = root if root.endswith("/") else root + "/"
@@ -371,14 +298,16 @@ class FilesConnector(Connector):
             rel = path[len(prefix) :] if path.startswith(prefix) else ""
             if info.get("type") != "file" or not rel or any(p.startswith(".") for p in rel.split("/")):
                 continue
-            files.append(_File(path, rel, int(info.get("size") or 0), _modified(info), _tag(info)))
+            files.append(
+                ListedFile(path, rel, int(info.get("size") or 0), modified_time(info), version_tag(info))
+            )
         return sorted(files, key=lambda f: f.rel)
 
-    def _data_files(self, found: Mapping[str, Mapping[str, Any]]) -> list[_File]:
+    def _data_files(self, found: Mapping[str, Mapping[str, Any]]) -> list[ListedFile]:
         """The files whose extension names a format this connector reads."""
         return [f for f in self._files(found) if split_suffixes(f.rel)[1]]
 
-    def _match(self, stream: str) -> list[_File]:
+    def _match(self, stream: str) -> list[ListedFile]:
         """The files a stream names: one file, a folder's data files, or a glob's matches."""
         fs, root = self._filesystem()
         pattern = stream.strip().strip("/")
@@ -387,7 +316,7 @@ class FilesConnector(Connector):
                 f"Stream {stream!r} must be a file name or glob pattern inside {self._display_url()}."
             )
         full = posixpath.join(root, pattern)
-        info = _info_or_none(fs, full)
+        info = info_or_none(fs, full)
         if info and info.get("type") == "file":
             files = self._files({full: {**info, "name": full}})
         elif info and info.get("type") == "directory":
@@ -401,7 +330,7 @@ class FilesConnector(Connector):
             raise StreamNotFoundError(f"No file matches {pattern!r} in {self._display_url()}{missing}.")
         return files
 
-    def _sample_files(self, files: list[_File], limit: int, fmt: FileFormat) -> pd.DataFrame:
+    def _sample_files(self, files: list[ListedFile], limit: int, fmt: FileFormat) -> pd.DataFrame:
         """At most ``limit`` rows from the first files, closing each reader as soon as it is done."""
         fs, _ = self._filesystem()
         chunker = Chunker(max(limit, 1), [])
@@ -417,7 +346,7 @@ class FilesConnector(Connector):
                 frames.close()  # stop the reader now: never read past what the sample needs
         return next(chunker.finish(), chunker.empty())
 
-    def _describe(self, name: str, files: list[_File]) -> StreamInfo:
+    def _describe(self, name: str, files: list[ListedFile]) -> StreamInfo:
         """A stream with its fields typed from a sample; a file that fails to parse says why."""
         metadata: dict[str, Any] = {
             "files": len(files),
@@ -440,8 +369,8 @@ class FilesConnector(Connector):
         return StreamInfo(
             name=name,
             fields=fields,
-            primary_key_candidates=_key_candidates(good, fields),
-            cursor_candidates=_cursor_candidates(fields),
+            primary_key_candidates=key_candidates(good, fields),
+            cursor_candidates=cursor_candidates(fields),
             metadata=metadata,
         )
 
@@ -480,96 +409,6 @@ class SftpConnector(FilesConnector):
     title: ClassVar[str] = "SFTP"
     description: ClassVar[str] = "CSV, JSON and Parquet files on an SFTP server."
     config_model: ClassVar[type[ConnectorConfig]] = SftpConfig
-
-
-def _key_candidates(frame: pd.DataFrame, fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
-    """Columns whose sampled values are all present and unique; id-like names first."""
-    if frame.empty:
-        return ()
-    found = [
-        f.name
-        for f in fields
-        if f.type in ("string", "integer") and frame[f.name].notna().all() and frame[f.name].is_unique
-    ]
-    rank = {n: 0 if _KEY_EXACT.match(n) else 1 if _KEY_LIKE.search(n) else 2 for n in found}
-    return tuple(sorted(found, key=lambda n: rank[n]))
-
-
-def _cursor_candidates(fields: tuple[FieldInfo, ...]) -> tuple[str, ...]:
-    """Date and timestamp columns, ``updated``/``modified`` names first, then ``*_at`` names."""
-    ranked = []
-    for f in fields:
-        updated, timey = bool(_CURSOR_UPDATED.search(f.name)), bool(_CURSOR_TIMEY.search(f.name))
-        if f.type in ("date", "timestamp"):
-            ranked.append((0 if updated else 1 if timey else 2, f.name))
-        elif f.type in ("integer", "number") and (updated or timey):
-            ranked.append((3, f.name))  # epoch seconds or a version counter
-    return tuple(name for _, name in sorted(ranked, key=lambda item: item[0]))
-
-
-def _generic_error(exc: BaseException, where: str) -> ConnectorError:
-    """The connector error for an exception no storage explained."""
-    if isinstance(exc, ImportError):
-        return ConnectorError(f"{where}: the package for this storage is not installed ({exc}).")
-    if isinstance(exc, PermissionError):
-        return AuthenticationError(f"Permission denied on {where}: {exc}")
-    if isinstance(exc, FileNotFoundError):
-        return StreamNotFoundError(f"{where} does not exist (or these credentials cannot see it).")
-    if isinstance(exc, TimeoutError) or type(exc).__name__ == "FSTimeoutError":
-        return SourceUnreachableError(f"{where} did not answer in time.")
-    if isinstance(exc, OSError):
-        return SourceUnreachableError(f"Could not reach {where}: {exc}")
-    return ConnectorError(f"{where}: {type(exc).__name__}: {exc}")
-
-
-def _scrub(text: str, secrets: set[str]) -> str:
-    """``text`` with every secret value replaced by ``***`` (longest first, so no piece survives)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _info_or_none(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
-    """``fs.info(path)``, or None when there is nothing at ``path``."""
-    try:
-        return dict(fs.info(path))
-    except FileNotFoundError:
-        return None
-
-
-def _find_or_empty(fs: AbstractFileSystem, path: str) -> dict[str, Any]:
-    """``fs.find(path, detail=True)``, or {} when there is nothing at ``path``."""
-    try:
-        return dict(fs.find(path, detail=True))
-    except FileNotFoundError:
-        return {}
-
-
-def _modified(info: Mapping[str, Any]) -> str:
-    """The modified time of a file as ISO 8601 UTC, whatever key its storage uses."""
-    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "mtime_ns"):
-        value = info.get(key)
-        if value is None:
-            continue
-        if isinstance(value, int | float):
-            stamp = datetime.fromtimestamp(value / 1e9 if key == "mtime_ns" else value, UTC)
-        elif isinstance(value, datetime):
-            stamp = value
-        else:
-            try:
-                stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                continue
-        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-    return ""
-
-
-def _tag(info: Mapping[str, Any]) -> str:
-    """A content version tag when the storage gives one (ETag, MD5, generation), unquoted."""
-    for key in ("ETag", "etag", "md5Hash", "content_md5", "generation"):
-        if info.get(key):
-            return str(info[key]).strip('"')
-    return ""
 
 
 def _human_bytes(size: float) -> str:
