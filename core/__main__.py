@@ -83,6 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write connections and dataflows as YAML (secrets as ${ENV})")
     p.add_argument("path", nargs="?", help="file to write (default: print)")
 
+    p = sub.add_parser("dry-run", help="what a run would do now, writing nothing")
+    p.add_argument("dataflow")
+    p.add_argument("--sample", type=int, metavar="ROWS", help="only the first ROWS rows (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("drift", help="how the source's columns changed since the mapping was saved")
+    p.add_argument("dataflow")
+
+    p = sub.add_parser("versions", help="list a dataflow's saved versions")
+    p.add_argument("dataflow")
+
+    p = sub.add_parser("restore", help="make an older version of a dataflow the current one")
+    p.add_argument("dataflow")
+    p.add_argument("version", type=int)
+
+    p = sub.add_parser("mapping", help="print a dataflow's mapping as YAML or CSV")
+    p.add_argument("dataflow")
+    p.add_argument("--format", choices=["yaml", "csv"], default="yaml")
+
     sub.add_parser("demo", help="create the demo connection and dataflows, and run them")
     return parser
 
@@ -157,11 +176,51 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"wrote {args.path}")
         else:
             print(text, end="")
+    elif args.command in ("dry-run", "drift", "versions", "restore", "mapping"):
+        return _studio_command(workspace, args)
     elif args.command == "demo":
         from core import demo
 
         demo.install(workspace)
         print("demo workspace ready: connection demo_files, dataflows crm_contacts and shop_orders")
+    return 0
+
+
+def _studio_command(workspace: Any, args: argparse.Namespace) -> int:
+    """The mapping studio's actions on the command line."""
+    studio = workspace.studio
+    if args.command == "dry-run":
+        report = studio.dry_run(args.dataflow, sample_rows=args.sample)
+        if args.json:
+            print(json.dumps(report.as_dict()))
+        else:
+            print(
+                f"dry run of {args.dataflow} on the {'whole source' if args.sample is None else 'sample'}: "
+                f"{report.received:,} received, {report.ingested:,} would be ingested "
+                f"({report.new:,} new, {report.updated:,} updated), {report.quarantined:,} quarantined, "
+                f"{report.deleted:,} deleted"
+            )
+            if not report.reasons.empty:
+                _print_frame(report.reasons, False)
+            if report.would_fail:
+                print(report.would_fail, file=sys.stderr)
+        return 1 if report.would_fail else 0
+    if args.command == "drift":
+        drift = studio.drift(args.dataflow)
+        if drift is None:
+            print("no baseline yet: the next run records the source's schema")
+        elif not drift.drifted:
+            print("no drift: the source has the columns the mapping was saved with")
+        for change in drift.changes if drift else ():
+            print(("BREAKING " if change.breaking else "") + change.message)
+        return 1 if drift is not None and drift.breaking else 0
+    if args.command == "versions":
+        _print_frame(studio.versions(args.dataflow).drop(columns=["spec"]), False)
+    elif args.command == "restore":
+        version = studio.restore_version(args.dataflow, args.version)
+        print(f"restored version {args.version} of {args.dataflow} as version {version}")
+    elif args.command == "mapping":
+        print(studio.export_mapping(workspace.dataflow_spec(args.dataflow), args.format), end="")
     return 0
 
 

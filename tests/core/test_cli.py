@@ -78,3 +78,22 @@ def test_errors_exit_2_with_a_message_and_no_traceback(cli, workspace_dir):
     assert "Traceback" not in done.stderr
     done = cli("apply", "/does/not/exist.yml", check=False)
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_studio_commands_dry_run_drift_versions_restore_mapping(cli, workspace_dir, tmp_path):
+    cli("demo")
+    dry = json.loads(cli("dry-run", "shop_orders", "--json").stdout)
+    assert dry["scope"] == "source" and dry["received"] > 0
+    assert dry["new"] == 0 and dry["updated"] == dry["ingested"]  # the demo already ran it once
+    assert "no drift" in cli("drift", "shop_orders").stdout
+    exported = cli("mapping", "shop_orders", "--format", "csv").stdout
+    assert exported.splitlines()[0] == "attribute,source,identity"
+    assert "crmId,customer_id,crm_id" in exported
+
+    config = tmp_path / "flow.yml"
+    config.write_text(cli("export").stdout.replace("upper(currency)", "lower(currency)"))
+    cli("apply", str(config))
+    versions = cli("versions", "shop_orders").stdout
+    assert "changed order.currency" in versions
+    assert "restored version 1 of shop_orders as version 3" in cli("restore", "shop_orders", "1").stdout
+    assert "upper(currency)" in cli("mapping", "shop_orders").stdout
