@@ -47,6 +47,10 @@ run_id = st.selectbox(
 chosen = runs.set_index("id").loc[run_id]
 if chosen["error_message"]:
     st.error(f"{chosen['error_code']}: {chosen['error_message']}", icon=STATUS_ICONS["failed"])
+drift = chosen.get("warnings")
+warnings = [w for w in drift if not w.get("breaking")] if isinstance(drift, list) else []
+if warnings:
+    st.warning("\n".join(f"- {w['message']}" for w in warnings), icon=":material/warning:")
 
 quarantined = required(data.quarantined_rows, run_id)
 if quarantined.empty:

@@ -31,6 +31,9 @@ RUN_COLUMNS = {
     "deleted": st.column_config.NumberColumn("Deleted", format="localized"),
     "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
     "error_code": "Error",
+    "dataflow_version": st.column_config.NumberColumn(
+        "Version", format="v%d", help="The dataflow version it ran"
+    ),
 }
 
 

@@ -49,3 +49,27 @@ def test_a_failed_run_shows_its_error_message() -> None:
     at.selectbox(key="runs.run").set_value(failed.run_id).run()
     assert not at.exception
     assert "error threshold" in texts(at.error)
+
+
+def test_a_run_that_went_on_with_drift_shows_the_warning(demo_workspace) -> None:
+    folder = demo_workspace / "demo" / "data" / "widening"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "people.csv").write_text("id,email\n1,a@x.io\n", encoding="utf-8")
+    ws = Workspace.open()
+    ws.save_dataflow(
+        "widening",
+        {
+            "source": {"connection": "demo_files", "stream": "widening/people.csv"},
+            "sync": {"mode": "full_refresh", "primary_key": ["id"]},
+            "mapping": {"crmId": "id", "personalEmail.address": "email"},
+        },
+    )
+    ws.run("widening")
+    (folder / "people.csv").write_text("id,email,tier\n1,a@x.io,gold\n", encoding="utf-8")
+    run_id = ws.run("widening").run_id
+    at = open_page("pages/runs.py")
+    at.selectbox(key="runs.dataflow").set_value("widening").run()
+    at.selectbox(key="runs.run").set_value(run_id).run()
+    assert not at.exception
+    assert "'tier' was added" in texts(at.warning)
+    assert at.dataframe[0].value["dataflow_version"].tolist() == [1, 1]
