@@ -11,7 +11,7 @@ order of magnitude slower on large string columns.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -59,12 +59,18 @@ _SHORT_INTEGER = r"^[+-]?\d{1,18}$"
 _TWO_NUMBERS = r"\d\D+\d"
 _HAS_YEAR = r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}"
 _INT_LIMIT = 2.0**63
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"
 _ARROW_ISO = (
     (_ISO + r"(Z|[+-]\d{2}:?\d{2})$", pa.timestamp("us", "UTC")),
     (_ISO + "$", pa.timestamp("us")),
 )
 _MAX_SHOWN = 60
+# A time followed by a zone: "10:00Z", "10:00:00.5 +02:00", "10:00 UTC", "3:30pm GMT+1".
+_ZONE_SUFFIX = (
+    r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[ap]m)?\s*(?:z|utc|gmt|(?:utc|gmt)?\s*[+-]\d{1,2}(?::?\d\d)?)$"
+)
 
 
 class Converted(NamedTuple):
@@ -99,14 +105,36 @@ def kind(values: pd.Series) -> str:
 
 
 def as_string(values: pd.Series) -> pd.Series:
-    """Returns the values as NA-backed strings; booleans become 'true'/'false'."""
+    """Returns the values as NA-backed strings.
+
+    Booleans become 'true'/'false'; timestamps ISO 8601 in UTC
+    ('2024-01-05T10:00:00Z'); naive date-times '2024-01-05T10:00:00', or
+    '2024-01-05' when the whole column is at midnight (dates).
+    """
     if values.dtype == STRING:
         return values
-    if kind(values) == "boolean":
+    family = kind(values)
+    if family == "boolean":
         booleans = values.astype("boolean")
         words = np.where(booleans.to_numpy(dtype=bool, na_value=False), "true", "false")
         return pd.Series(words, index=values.index, dtype=STRING).mask(flags(booleans.isna()))
+    if family == "datetime":
+        return _iso_text(values)
     return values.astype(STRING)
+
+
+def _iso_text(values: pd.Series) -> pd.Series:
+    """Writes date-times as ISO 8601; fractions of a second only where there are some."""
+    aware = values.dt.tz is not None
+    stamps = values.dt.tz_convert("UTC") if aware else values
+    if not aware and (flags(stamps.dt.normalize() == stamps) | flags(stamps.isna())).all():
+        return stamps.dt.strftime("%Y-%m-%d").astype(STRING)
+    text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(STRING)
+    fraction = flags(stamps.dt.microsecond != 0)
+    if fraction.any():
+        micros = stamps.dt.strftime(".%f").astype(STRING).str.rstrip("0")
+        text = text.where(~fraction, (text + micros).array)
+    return text + "Z" if aware else text
 
 
 def blank_to_na(values: pd.Series) -> pd.Series:
@@ -193,6 +221,42 @@ def to_boolean(values: pd.Series) -> Converted:
     known = is_true | is_false
     result = pd.Series(pd.arrays.BooleanArray(is_true, ~known), index=values.index)
     return Converted(result, present & ~known)
+
+
+def naive_rows(values: pd.Series, fmt: str | None = None) -> np.ndarray:
+    """Tells which values carry no time zone or offset (so they are local times somewhere).
+
+    Text is naive unless it ends with a time followed by ``Z``, ``UTC``,
+    ``GMT`` or an offset (``+02:00``, ``-0500``), or its format reads one
+    (``%z``, ``%Z``). Numbers read as unix times are never naive.
+    """
+    source_kind = kind(values)
+    if source_kind == "datetime":
+        return np.full(len(values), values.dt.tz is None)
+    if fmt in EPOCH_FORMATS or source_kind == "number":
+        return np.zeros(len(values), dtype=bool)
+    if fmt is not None:
+        return np.full(len(values), "%z" not in fmt and "%Z" not in fmt)
+    text = clean_text(values)
+    return ~flags(text.str.contains(_ZONE_SUFFIX, case=False))
+
+
+def localize(stamps: pd.Series, naive: np.ndarray, zone: str) -> tuple[pd.Series, np.ndarray]:
+    """Reads the wall-clock time of the ``naive`` rows of UTC ``stamps`` as local time in ``zone``.
+
+    Returns the UTC timestamps and the rows whose local time does not exist
+    there (skipped when clocks go forward; those are NaT). A time that occurs
+    twice (clocks go back) is taken at its first occurrence.
+    """
+    if not naive.any():
+        return stamps, np.zeros(len(stamps), dtype=bool)
+    wall = stamps[naive].dt.tz_localize(None)
+    first = np.ones(len(wall), dtype=bool)  # "is daylight saving time": the earlier of two instants
+    local = wall.dt.tz_localize(zone, ambiguous=first, nonexistent="NaT").dt.tz_convert("UTC")
+    out = stamps.array.copy()
+    out[naive] = local.astype(TIMESTAMP).array
+    result = pd.Series(out, index=stamps.index)
+    return result, naive & flags(result.isna()) & flags(stamps.notna())
 
 
 def to_timestamp(values: pd.Series, fmt: str | None = None) -> Converted:
@@ -319,6 +383,49 @@ def _place(index: pd.Index, failed: np.ndarray, text: Any) -> pd.Series:
     out = np.full(len(index), None, dtype=object)
     out[failed] = text
     return pd.Series(out, index=index, dtype=STRING)
+
+
+def merge_reasons(*reasons: pd.Series | None) -> pd.Series | None:
+    """Combines failure reasons row by row; the first reason of a row wins."""
+    present = [r for r in reasons if r is not None]
+    if not present:
+        return None
+    merged = present[0]
+    for other in present[1:]:
+        merged = merged.where(flags(merged.notna()), other.array)
+    return merged
+
+
+def only_on(reasons: pd.Series | None, rows: np.ndarray) -> pd.Series | None:
+    """Keeps the reasons of ``rows`` only; None when no reason is left."""
+    if reasons is None:
+        return None
+    kept = reasons.where(rows)
+    return kept if flags(kept.notna()).any() else None
+
+
+def map_distinct(values: pd.Series, function: Callable[[str], Any], dtype: Any = STRING) -> Converted:
+    """Applies a scalar ``function`` to each distinct non-null text once, then spreads the results.
+
+    For work that only exists one value at a time (hashing, JSON, phone
+    numbers): the Python call runs once per distinct value, never once per
+    row. Values for which ``function`` raises ValueError are NA and failed;
+    nulls stay null.
+    """
+    codes, uniques = pd.factorize(as_string(values), use_na_sentinel=True)
+    results: list[Any] = []
+    bad = np.zeros(len(uniques), dtype=bool)
+    for position, value in enumerate(uniques):
+        try:
+            results.append(function(value))
+        except ValueError:
+            results.append(None)
+            bad[position] = True
+    mapped = pd.array(results, dtype=dtype).take(codes, allow_fill=True)
+    failed = np.zeros(len(codes), dtype=bool)
+    present = codes >= 0
+    failed[present] = bad[codes[present]]
+    return Converted(pd.Series(mapped, index=values.index), failed)
 
 
 def unify(values: Sequence[pd.Series]) -> list[pd.Series]:

@@ -2,9 +2,12 @@
 
 See :mod:`core.mapping.syntax` for the grammar. Function names ignore case.
 Arithmetic is numeric (text is read as numbers; rows that are not numbers
-fail); comparisons compare as numbers, timestamps, booleans or text, depending
-on the operands, and return booleans. Evaluation never raises for a bad value:
-the row fails, with a reason, and its value is NA.
+fail); whole numbers stay whole except through ``/``, and a result beyond 64
+bits, like a division by zero, fails its row. Comparisons compare as numbers,
+timestamps, booleans or text, depending on the operands, and return booleans;
+``and``, ``or`` and ``not`` read their operands as booleans (true/false,
+yes/no, 1/0) with Kleene logic for nulls. Evaluation never raises for a bad
+value: the row fails, with a reason, and its value is NA.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.errors import ConfigurationError
@@ -22,12 +26,16 @@ from core.mapping import convert
 from core.mapping.functions import FUNCTIONS, Evaluated, FunctionSpec
 from core.mapping.syntax import (
     COMPARISONS,
+    LOGICAL,
+    Binary,
     Call,
     Column,
     ExpressionError,
+    In,
     Literal,
     Negate,
     Node,
+    Not,
     parse,
     walk,
 )
@@ -62,11 +70,18 @@ def _check_calls(text: str, node: Node) -> None:
             if index < count:
                 arg = call.args[index]
                 if not (isinstance(arg, Literal) and rule.accepts(arg.value)):
-                    detail = (
-                        f"argument {index + 1} of {spec.name} must be {rule.description}; "
-                        f"usage: {spec.signature}"
-                    )
-                    raise ExpressionError(text, detail, arg.pos)
+                    raise _argument_error(text, spec, call, index, rule.description)
+        if spec.check is not None:
+            given = {spec.params[i]: call.args[i] for i in spec.constants if i < count}
+            problem = spec.check({name: arg.value for name, arg in given.items() if isinstance(arg, Literal)})
+            if problem is not None:
+                raise _argument_error(text, spec, call, spec.params.index(problem[0]), problem[1])
+
+
+def _argument_error(text: str, spec: FunctionSpec, call: Call, index: int, expected: str) -> ExpressionError:
+    """Says which argument of a call is wrong, what it must be, and how the function is called."""
+    detail = f"argument {index + 1} of {spec.name} must be {expected}; usage: {spec.signature}"
+    return ExpressionError(text, detail, call.args[index].pos)
 
 
 def unknown_column_message(name: str, available: Collection[str]) -> str:
@@ -135,18 +150,28 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "-": operator.sub,
     "*": operator.mul,
     "/": operator.truediv,
+    "%": operator.mod,
 }
+_merge = convert.merge_reasons
+_OVERFLOW = "overflow: the result is beyond 64-bit whole numbers"
 
 
-def _merge(*reasons: pd.Series | None) -> pd.Series | None:
-    """Combines failure reasons row by row; the first reason of a row wins."""
-    present = [r for r in reasons if r is not None]
-    if not present:
-        return None
-    merged = present[0]
-    for other in present[1:]:
-        merged = merged.where(convert.flags(merged.notna()), other.array)
-    return merged
+def _integer_overflow(op: str, a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Rows where a whole-number ``a op b`` does not fit 64 bits (numpy would silently wrap)."""
+    x = a.to_numpy(dtype="int64", na_value=0)
+    y = b.to_numpy(dtype="int64", na_value=0)
+    with np.errstate(all="ignore"):
+        if op == "+":
+            r = x + y
+            return ((x ^ r) & (y ^ r)) < 0
+        if op == "-":
+            r = x - y
+            return ((x ^ y) & (x ^ r)) < 0
+        if op == "*":
+            r = x * y
+            divisor = np.where(x == 0, 1, x)
+            return (x != 0) & ((r // divisor != y) | ((x == -1) & (y == convert.INT64_MIN)))
+    return np.zeros(len(x), dtype=bool)
 
 
 class _Evaluator:
@@ -167,10 +192,24 @@ class _Evaluator:
         if isinstance(node, Negate):
             operand = self.eval(node.operand)
             numbers, why = self.typed(operand.values, "number")
-            return Evaluated(-numbers, _merge(operand.reasons, why))
+            overflow = None
+            if numbers.dtype == "Int64":
+                wraps = convert.flags(numbers == convert.INT64_MIN)
+                overflow = convert.constant_reasons(numbers.index, wraps, _OVERFLOW)
+                numbers = numbers.mask(wraps)
+            return Evaluated(-numbers, _merge(operand.reasons, why, overflow))
+        if isinstance(node, Not):
+            operand = self.eval(node.operand)
+            truth, why = self.typed(operand.values, "boolean")
+            return Evaluated(~truth, _merge(operand.reasons, why))
+        if isinstance(node, In):
+            return self.membership(node)
+        assert isinstance(node, Binary)
         left, right = self.eval(node.left), self.eval(node.right)
         if node.op in COMPARISONS:
             return self.compare(node.op, left, right)
+        if node.op in LOGICAL:
+            return self.logical(node.op, left, right)
         return self.arithmetic(node.op, left, right)
 
     def broadcast(self, value: object) -> pd.Series:
@@ -207,9 +246,11 @@ class _Evaluator:
                 args.append(arg.value)
             else:
                 evaluated = self.eval(arg)
-                args.append(evaluated.values)
-                failures.append(evaluated.reasons)
-        out = spec.impl(*args)
+                # A function that chooses between branches judges its arguments' failures itself.
+                args.append(evaluated if spec.branches else evaluated.values)
+                failures.append(None if spec.branches else evaluated.reasons)
+        extra = {"index": self.frame.index} if spec.takes_index else {}
+        out = spec.impl(*args, **extra)
         result = out if isinstance(out, Evaluated) else Evaluated(out)
         return Evaluated(result.values, _merge(*failures, result.reasons))
 
@@ -227,13 +268,40 @@ class _Evaluator:
     def arithmetic(self, op: str, left: Evaluated, right: Evaluated) -> Evaluated:
         a, a_why = self.typed(left.values, "number")
         b, b_why = self.typed(right.values, "number")
-        zero_why = None
-        if op == "/":
+        bad_why = None
+        integers = a.dtype == "Int64" and b.dtype == "Int64"
+        if op in ("/", "%"):
             zero = convert.flags(b == 0)
-            zero_why = convert.constant_reasons(b.index, zero, "division by zero")
-            b = b.astype("Float64").mask(zero)
+            bad_why = convert.constant_reasons(b.index, zero, "division by zero")
+            b = b.mask(zero) if integers and op == "%" else b.astype("Float64").mask(zero)
+        elif integers:
+            wraps = _integer_overflow(op, a, b)
+            bad_why = convert.constant_reasons(a.index, wraps, _OVERFLOW)
+            a = a.mask(wraps)
         values = _ARITHMETIC[op](a, b)
-        return Evaluated(values, _merge(left.reasons, right.reasons, a_why, b_why, zero_why))
+        if not integers and op != "%":
+            floats = values.to_numpy(dtype=float, na_value=0.0)
+            infinite = ~np.isfinite(floats)
+            bad_why = _merge(
+                bad_why, convert.constant_reasons(a.index, infinite, "overflow: the result is too large")
+            )
+            values = values.mask(infinite)
+        return Evaluated(values, _merge(left.reasons, right.reasons, a_why, b_why, bad_why))
+
+    def logical(self, op: str, left: Evaluated, right: Evaluated) -> Evaluated:
+        a, a_why = self.typed(left.values, "boolean")
+        b, b_why = self.typed(right.values, "boolean")
+        values = a & b if op == "and" else a | b  # pandas' boolean dtype follows Kleene logic
+        return Evaluated(values, _merge(left.reasons, right.reasons, a_why, b_why))
+
+    def membership(self, node: In) -> Evaluated:
+        value = self.eval(node.value)
+        found: Evaluated | None = None
+        for option in node.options:
+            equal = self.compare("==", value, self.eval(option))
+            found = equal if found is None else self.logical("or", found, equal)
+        assert found is not None  # the parser requires at least one option
+        return Evaluated(~found.values, found.reasons) if node.negated else found
 
     def compare(self, op: str, left: Evaluated, right: Evaluated) -> Evaluated:
         families = {convert.kind(left.values), convert.kind(right.values)}

@@ -3,14 +3,28 @@
 Each function receives whole columns (pandas Series; literals arrive already
 broadcast) and returns a Series, or an :class:`Evaluated` when some rows can
 fail. Parameters listed in ``constants`` must be literals: they arrive as
-Python values and are checked when the expression is compiled.
+Python values and are checked when the expression is compiled. A function
+that declares a keyword-only ``index`` parameter receives the chunk's index
+(``now()``, ``uuid()`` have no column to take the row count from); one
+registered with ``branches=True`` receives :class:`Evaluated` arguments and
+decides itself which rows' failures count (``if`` and ``case`` only fail a
+row for the branch they choose).
+
+The functions themselves live in one module per family
+(``_text_functions``, ``_number_functions``, ``_date_functions``,
+``_logic_functions``, ``_identity_functions``), imported at the bottom of this
+one so that importing the registry registers them all. ``python -m
+core.mapping.functions`` rewrites ``docs/functions.md`` from the registry.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -42,6 +56,24 @@ class Constant:
     accepts: Callable[[object], bool]
 
 
+#: A cross-argument check of the literal constants of a call, by parameter name: returns
+#: ``(parameter, problem)`` when they do not fit together, else None.
+ConstantsCheck = Callable[[Mapping[str, object]], "tuple[str, str] | None"]
+
+#: The families of the function reference, in the order the docs list them.
+FAMILIES: dict[str, str] = {
+    "text": "Text",
+    "hashing": "Hashing",
+    "numbers": "Numbers",
+    "dates": "Dates and times",
+    "logic": "Logic and nulls",
+    "conversion": "Type conversion",
+    "json": "JSON",
+    "identity": "Identifiers and identity normalisers",
+    "other": "Other",
+}
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """A registered function: its implementation, arity and documentation."""
@@ -56,6 +88,15 @@ class FunctionSpec:
     example: str
     #: Argument position -> what the literal there must be.
     constants: Mapping[int, Constant] = field(default_factory=dict)
+    #: A key of FAMILIES: where the docs list the function.
+    family: str = "other"
+    #: Parameter names by position (the constants check reports by name).
+    params: tuple[str, ...] = ()
+    check: ConstantsCheck | None = None
+    #: The implementation takes ``index=`` (the chunk's index) as a keyword.
+    takes_index: bool = False
+    #: The implementation takes Evaluated arguments and returns every row's reasons itself.
+    branches: bool = False
 
 
 #: Every function an expression may call, by lower-case name.
@@ -65,9 +106,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def register(
-    name: str, *, signature: str, doc: str, example: str, constants: Mapping[str, Constant] | None = None
+    name: str,
+    *,
+    signature: str,
+    doc: str,
+    example: str,
+    family: str = "other",
+    constants: Mapping[str, Constant] | None = None,
+    check: ConstantsCheck | None = None,
+    branches: bool = False,
 ) -> Callable[[F], F]:
-    """Registers a function; its arity comes from the Python signature (``*args`` = any number)."""
+    """Registers a function; its arity comes from the Python signature (``*args`` = any number more)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown function family {family!r}; known: {', '.join(FAMILIES)}")
 
     def decorate(impl: F) -> F:
         params = list(inspect.signature(impl).parameters.values())
@@ -77,197 +128,117 @@ def register(
         FUNCTIONS[name] = FunctionSpec(
             name=name,
             impl=impl,
-            min_args=max(1, len(names)) if variadic else sum(p.default is p.empty for p in positional),
+            min_args=sum(p.default is p.empty for p in positional),
             max_args=None if variadic else len(names),
             signature=signature,
             doc=doc,
             example=example,
             constants={names.index(param): rule for param, rule in (constants or {}).items()},
+            family=family,
+            params=tuple(names),
+            check=check,
+            takes_index=any(p.kind is p.KEYWORD_ONLY and p.name == "index" for p in params),
+            branches=branches,
         )
         return impl
 
     return decorate
 
 
-FORMAT = Constant(
-    "a date format in quotes such as '%d/%m/%Y', or 'unix' / 'unix_ms'",
-    lambda v: isinstance(v, str) and (v in convert.EPOCH_FORMATS or _valid_date_format(v)),
-)
 POSITION = Constant("a whole number of at least 1", lambda v: type(v) is int and v >= 1)
 LENGTH = Constant("a whole number of at least 0", lambda v: type(v) is int and v >= 0)
 TEXT = Constant("a string in quotes", lambda v: isinstance(v, str))
 NON_EMPTY_TEXT = Constant("a non-empty string in quotes", lambda v: isinstance(v, str) and v != "")
 
 
-def _valid_date_format(fmt: str) -> bool:
-    """Tells whether pandas accepts ``fmt`` as a strftime format."""
-    if "%" not in fmt:
-        return False
-    try:
-        pd.to_datetime(pd.Series(["x"]), format=fmt, errors="coerce")
-    except ValueError:
-        return False
-    return True
+def one_of(*choices: str) -> Constant:
+    """A constant that must be one of a few words, in any case."""
+    listed = ", ".join(f"'{c}'" for c in choices)
+    return Constant(f"one of {listed}", lambda v: isinstance(v, str) and v.lower() in choices)
 
 
-def _converted(result: convert.Converted, source: pd.Series, function: str, type_: str) -> Evaluated:
+def converted(result: convert.Converted, source: pd.Series, function: str, type_: str) -> Evaluated:
     """Wraps a conversion, with reasons such as "to_int: 'abc' is not an integer"."""
     why = convert.reasons(source, result.failed, f"{function}: ", " " + convert.PROBLEMS[type_])
     return Evaluated(result.values, why)
 
 
-# --- text ---------------------------------------------------------------------------------------
-
-
-@register("lower", signature="lower(text)", doc="Lower-cases text.", example="lower(email)")
-def _lower(text: pd.Series) -> pd.Series:
-    return convert.as_string(text).str.lower()
-
-
-@register("upper", signature="upper(text)", doc="Upper-cases text.", example="upper(country)")
-def _upper(text: pd.Series) -> pd.Series:
-    return convert.as_string(text).str.upper()
-
-
-@register(
-    "trim", signature="trim(text)", doc="Removes leading and trailing whitespace.", example="trim(first_name)"
-)
-def _trim(text: pd.Series) -> pd.Series:
-    return convert.as_string(text).str.strip()
-
-
-@register(
-    "concat",
-    signature="concat(value, ...)",
-    doc="Joins values as text, skipping nulls; null only when every value is null.",
-    example="concat(first_name, ' ', last_name)",
-)
-def _concat(*values: pd.Series) -> pd.Series:
-    texts = [convert.as_string(v) for v in values]
-    all_null = np.logical_and.reduce([convert.flags(t.isna()) for t in texts])
-    joined = texts[0].fillna("")
-    for text in texts[1:]:
-        joined = joined + text.fillna("")
-    return joined.mask(all_null)
-
-
-@register(
-    "substr",
-    signature="substr(text, start[, length])",
-    doc="Part of the text from character `start` (1 = first), `length` characters long or to the end.",
-    example="substr(postcode, 1, 4)",
-    constants={"start": POSITION, "length": LENGTH},
-)
-def _substr(text: pd.Series, start: int, length: int | None = None) -> pd.Series:
-    stop = None if length is None else start - 1 + length
-    return convert.as_string(text).str.slice(start - 1, stop)
-
-
-@register(
-    "replace",
-    signature="replace(text, old, new)",
-    doc="Replaces every occurrence of the text `old` (not a pattern) with `new`.",
-    example="replace(phone, ' ', '')",
-    constants={"old": NON_EMPTY_TEXT, "new": TEXT},
-)
-def _replace(text: pd.Series, old: str, new: str) -> pd.Series:
-    return convert.as_string(text).str.replace(old, new, regex=False)
-
-
-# --- conversions --------------------------------------------------------------------------------
-
-
-@register(
-    "to_int",
-    signature="to_int(value)",
-    doc="Converts to a whole number; rows that are not one fail.",
-    example="to_int(points)",
-)
-def _to_int(value: pd.Series) -> Evaluated:
-    return _converted(convert.to_integer(value), value, "to_int", "integer")
-
-
-@register(
-    "to_float",
-    signature="to_float(value)",
-    doc="Converts to a decimal number; rows that are not one fail.",
-    example="to_float(total)",
-)
-def _to_float(value: pd.Series) -> Evaluated:
-    return _converted(convert.to_number(value), value, "to_float", "number")
-
-
-@register(
-    "to_date",
-    signature="to_date(value[, format])",
-    doc="Converts to a date; without a format ISO 8601 and common forms are read (01/02/2024 = 2 Jan).",
-    example="to_date(dob, '%d/%m/%Y')",
-    constants={"format": FORMAT},
-)
-def _to_date(value: pd.Series, format: str | None = None) -> Evaluated:
-    return _converted(convert.to_date(value, format), value, "to_date", "date")
-
-
-@register(
-    "to_timestamp",
-    signature="to_timestamp(value[, format])",
-    doc="Converts to a UTC timestamp; values without a time zone are taken as UTC.",
-    example="to_timestamp(created, 'unix_ms')",
-    constants={"format": FORMAT},
-)
-def _to_timestamp(value: pd.Series, format: str | None = None) -> Evaluated:
-    return _converted(convert.to_timestamp(value, format), value, "to_timestamp", "timestamp")
-
-
-# --- nulls and conditions -----------------------------------------------------------------------
-
-
-@register(
-    "coalesce",
-    signature="coalesce(value, ...)",
-    doc="The first value that is not null.",
-    example="coalesce(mobile, home_phone)",
-)
-def _coalesce(*values: pd.Series) -> pd.Series:
-    unified = convert.unify(values)
-    result = unified[0]
-    for other in unified[1:]:
-        result = result.where(convert.flags(result.notna()), other.array)
-    return result
-
-
-@register(
-    "if",
-    signature="if(condition, then, else)",
-    doc="`then` where the condition is true, `else` where it is false or null.",
-    example="if(country == 'UK', 'GB', country)",
-)
-def _if(condition: pd.Series, then: pd.Series, otherwise: pd.Series) -> Evaluated:
-    truth = convert.to_boolean(condition)
-    then, otherwise = convert.unify([then, otherwise])
-    chosen = then.where(convert.flags(truth.values), otherwise.array)
-    why = convert.reasons(condition, truth.failed, "if: condition ", " " + convert.PROBLEMS["boolean"])
-    return Evaluated(chosen, why)
-
-
-@register(
-    "is_null",
-    signature="is_null(value)",
-    doc="True where the value is null or blank text, else false.",
-    example="if(is_null(email), 'none', 'some')",
-)
-def _is_null(value: pd.Series) -> pd.Series:
-    if convert.kind(value) == "string":
-        value = convert.blank_to_na(value)
-    return value.isna().astype("boolean")
-
-
 def function_reference() -> str:
-    """Returns a Markdown table of the registered functions, for the docs."""
-    lines = ["| Function | Does | Example |", "|---|---|---|"]
-    for spec in sorted(FUNCTIONS.values(), key=lambda s: s.name):
-        lines.append(f"| `{spec.signature}` | {spec.doc} | `{spec.example}` |")
-    return "\n".join(lines)
+    """Returns the registered functions as Markdown: one table per family, in FAMILIES order."""
+    sections: list[str] = []
+    for family, title in FAMILIES.items():
+        specs = sorted((s for s in FUNCTIONS.values() if s.family == family), key=lambda s: s.name)
+        if not specs:
+            continue
+        lines = [f"## {title}", "", "| Function | Does | Example |", "|---|---|---|"]
+        for spec in specs:
+            cells = (f"`{spec.signature}`", spec.doc, f"`{spec.example}`")
+            lines.append("| " + " | ".join(_table_cell(c) for c in cells) + " |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
 
 
-__all__ = ["FUNCTIONS", "Constant", "Evaluated", "FunctionSpec", "function_reference", "register"]
+def _table_cell(text: str) -> str:
+    """Escapes what would break a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+#: Where the generated function reference lives, from the repository root.
+REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "functions.md"
+
+_REFERENCE_INTRO = """# Expression functions
+
+<!-- Generated from the function registry (core/mapping/functions.py) by
+     `python -m core.mapping.functions`; edit the registry, not this file. -->
+
+A mapping's value can be a calculated field: an expression over the source's
+columns, such as `lower(trim(email))` or `if(points > 100, 'gold', 'silver')`.
+Columns are written by name (`first_name`, `address.city`) or in backticks
+(`` `First Name` ``); strings in single or double quotes. Function names ignore
+case.
+
+Operators, loosest first: `or`; `and`; `not`; comparisons `== != < <= > >=`
+and `in (...)` / `not in (...)`; `+ -`; `* / %`; unary `-`. Arithmetic reads
+text as numbers; `and`, `or` and `not` use three-valued logic with null
+(`null and false` is false, `null or true` is true).
+
+A value a function cannot handle (a date that is not a date, a division by
+zero, an overflow) never stops a run: that row fails, and is quarantined with
+the field and the reason. `if`, `iif` and `case` only fail a row for the branch
+they choose.
+"""
+
+
+def reference_page() -> str:
+    """Returns the whole ``docs/functions.md`` page, generated from the registry."""
+    return _REFERENCE_INTRO + "\n" + function_reference() + "\n"
+
+
+def write_reference(path: Path = REFERENCE_PATH) -> None:
+    """Writes the generated function reference page to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(reference_page(), encoding="utf-8")
+
+
+# The families register their functions on import; they import the registry above, so they come last.
+for _family in ("text", "number", "date", "logic", "identity"):
+    importlib.import_module(f"core.mapping._{_family}_functions")
+
+__all__ = [
+    "FAMILIES",
+    "FUNCTIONS",
+    "Constant",
+    "Evaluated",
+    "FunctionSpec",
+    "function_reference",
+    "reference_page",
+    "register",
+    "write_reference",
+]
+
+if __name__ == "__main__":
+    # Run as a script this file is a second copy of the module; the registry is the imported one.
+    from core.mapping.functions import write_reference as write_registered_reference
+
+    write_registered_reference()
+    sys.stdout.write(f"wrote {REFERENCE_PATH}\n")
