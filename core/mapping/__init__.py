@@ -3,7 +3,8 @@
 - :class:`ProfileSchema` / :class:`Attribute`: the attributes a mapping may write.
 - :func:`compile_expression`: the small expression language (see ``syntax``).
 - :func:`compile_mapping` -> :class:`CompiledMapping` -> :class:`MappingResult`.
-- :func:`suggest_mapping`: a first mapping from column names.
+- :func:`suggest` -> :class:`Suggestion`: a first mapping from a sample's names and values, with
+  confidences; :func:`suggest_mapping` from column names alone.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from core.mapping.mapper import (
     MappingResult,
     check_columns,
     compile_mapping,
-    suggest_mapping,
 )
-from core.mapping.schema import ATTRIBUTE_TYPES, Attribute, ProfileSchema
+from core.mapping.schema import ATTRIBUTE_FORMATS, ATTRIBUTE_TYPES, Attribute, ProfileSchema
+from core.mapping.suggest import Suggestion, suggest, suggest_mapping
 from core.mapping.syntax import ExpressionError, parse
 
 __all__ = [
+    "ATTRIBUTE_FORMATS",
     "ATTRIBUTE_TYPES",
     "DTYPES",
     "ERROR_COLUMNS",
@@ -43,11 +45,13 @@ __all__ = [
     "MappingError",
     "MappingResult",
     "ProfileSchema",
+    "Suggestion",
     "check_columns",
     "compile_expression",
     "compile_mapping",
     "function_reference",
     "parse",
     "register",
+    "suggest",
     "suggest_mapping",
 ]

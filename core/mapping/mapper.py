@@ -17,7 +17,8 @@ import pandas as pd
 from core.errors import ConfigurationError
 from core.mapping import convert
 from core.mapping.expressions import Expression, compile_expression, unknown_column_message
-from core.mapping.schema import Attribute, ProfileSchema, normalise_name
+from core.mapping.schema import Attribute, ProfileSchema
+from core.mapping.suggest import suggest_mapping as suggest_mapping  # re-exported: callers import it here
 from core.mapping.syntax import Column
 
 #: Columns of ``MappingResult.errors``.
@@ -25,9 +26,6 @@ ERROR_COLUMNS = ("row", "field", "code", "reason")
 #: Codes of ``MappingResult.errors``: the expression failed, or its value did not fit the type.
 EXPRESSION_ERROR = "expression_error"
 TYPE_ERROR = "type_error"
-
-# Column-name prefixes that say whose value it is, not what it is ("customer_email").
-_OWNER_PREFIXES = ("customer", "cust", "client", "contact", "user", "member", "primary")
 
 
 class MappingError(ConfigurationError):
@@ -176,30 +174,3 @@ def check_columns(mapping: CompiledMapping, columns: Iterable[str]) -> None:
         for name in sorted(field.expression.columns - present):
             cause = ConfigurationError(unknown_column_message(name, available))
             raise MappingError(field.attribute.path, cause)
-
-
-def suggest_mapping(source_columns: Iterable[str], schema: ProfileSchema | None = None) -> dict[str, str]:
-    """Proposes attribute path -> source column by comparing normalised names and aliases.
-
-    "E-mail Address", "email" and "customer_email" all suggest
-    ``personalEmail.address``. Each attribute and each column is used at most
-    once, the first column winning; the result follows the columns' order.
-    """
-    schema = schema or ProfileSchema.default()
-    lookup: dict[str, str] = {}
-    # Attribute paths first, so a column named exactly like an attribute beats an alias.
-    for attribute in schema:
-        lookup.setdefault(normalise_name(attribute.path), attribute.path)
-    for attribute in schema:
-        for alias in attribute.aliases:
-            lookup.setdefault(normalise_name(alias), attribute.path)
-    suggestions: dict[str, str] = {}
-    for column in source_columns:
-        key = normalise_name(str(column))
-        candidates = [key] + [key[len(p) :] for p in _OWNER_PREFIXES if key.startswith(p) and key != p]
-        for candidate in candidates:
-            path = lookup.get(candidate)
-            if path is not None and path not in suggestions:
-                suggestions[path] = column
-                break
-    return suggestions
