@@ -49,11 +49,14 @@ def test_map_frame_maps_the_sample_with_per_field_counts(saved):
     assert "31/02/1990" in result.errors.set_index("field").loc["person.birthDate", "reason"]
 
 
-def test_map_frame_names_the_attribute_and_character_of_a_bad_expression(saved):
+def test_a_field_that_does_not_compile_is_reported_and_the_others_still_map(saved):
     spec = saved.dataflow_spec("people")
     bad = spec.model_copy(update={"mapping": {**spec.mapping, "crmId": "concat(id, "}})
-    with pytest.raises(ConfigurationError, match=r"'crmId'.*character"):
-        saved.studio.map_frame(bad, saved.studio.sample(spec))
+    result = saved.studio.map_frame(bad, saved.studio.sample(spec))
+    assert list(result.problems) == ["crmId"]
+    assert "'crmId'" in result.problems["crmId"] and "character" in result.problems["crmId"]
+    assert "crmId" not in result.mapped and "personalEmail.address" in result.mapped
+    assert result.fields.set_index("attribute").loc["crmId", "problem"] == result.problems["crmId"]
 
 
 def test_versions_are_kept_and_an_older_one_restored(saved):
