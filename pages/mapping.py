@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.mapping import suggest
 from core.studio import SAMPLE_ROWS
 from ui import data, studio
 from ui.feedback import reported_errors, required
@@ -39,6 +40,17 @@ if top.button("Reload sample", icon=":material/refresh:", key="mapping.reload"):
 
 revision = st.session_state.setdefault(f"mapping.revision.{name}", 0)
 base = st.session_state.get(f"mapping.base.{name}.{version}", saved)
+
+
+def start_over_with(fields: dict[str, str], named: dict[str, str]) -> None:
+    """Reloads the fields editor with these fields and identities (unsaved until Save)."""
+    st.session_state[f"mapping.base.{name}.{version}"] = base.model_copy(
+        update={"mapping": fields, "identities": named}
+    )
+    st.session_state[f"mapping.revision.{name}"] = revision + 1
+    st.rerun()
+
+
 left, right = st.columns([3, 2], gap="large")
 with left:
     mapping, identities = studio.fields_editor(
@@ -80,8 +92,8 @@ if save:
         data.refresh()
         st.success(f"Saved the mapping of **{name}**; its next run uses it.", icon=":material/check_circle:")
 
-output, dry, versions, files, reference = st.tabs(
-    ["Mapped sample", "Dry run", "Versions", "Import / export", "Attributes & functions"]
+output, suggested, dry, versions, files, reference = st.tabs(
+    ["Mapped sample", "Suggestions", "Dry run", "Versions", "Import / export", "Attributes & functions"]
 )
 with output, reported_errors():
     if preview:
@@ -89,6 +101,13 @@ with output, reported_errors():
         mapped_sample(checked.sample, checked.mapped, checked.errors)
     elif result is not None:
         mapped_sample(result.sample, result.mapped, result.errors)
+with suggested:
+    st.caption("From the sample's column names and values. Tick what to use, then apply it to the fields.")
+    accepted = studio.suggestions_picker(
+        suggest(sample, schema), mapping, key=f"mapping.suggest.{name}.{revision}"
+    )
+    if st.button(f"Apply {len(accepted)} suggestion(s)", key="mapping.suggest.apply", disabled=not accepted):
+        start_over_with(*studio.with_suggestions(mapping, identities, accepted))
 with dry, reported_errors():
     st.caption("What a run would do now with these (unsaved) edits: nothing is written.")
     on_sample, on_source = st.columns(2)
@@ -110,11 +129,7 @@ with files, reported_errors():
         studio.mapping_downloads(spec, name)
     imported = studio.uploaded_mapping(key=f"mapping.import.{name}.{revision}")
     if imported is not None:
-        st.session_state[f"mapping.base.{name}.{version}"] = base.model_copy(
-            update={"mapping": imported[0], "identities": imported[1]}
-        )
-        st.session_state[f"mapping.revision.{name}"] = revision + 1
-        st.rerun()
+        start_over_with(*imported)
 with reference:
     attributes_table(schema.attributes)
     st.markdown(studio.function_reference())

@@ -109,13 +109,11 @@ def studio_sample(connection: str, stream: str, options: dict[str, Any]) -> pd.D
     return workspace().preview(connection, stream, options).frame
 
 
-def suggested_mapping(columns: list[str]) -> dict[str, str]:
-    """Profile attribute -> source column suggestions for these columns (empty if the engine has none)."""
-    try:
-        from core.mapping import suggest_mapping
-    except ImportError:
-        return {}
-    return dict(suggest_mapping(columns, workspace().schema))
+def suggested_mapping(sample: pd.DataFrame, floor: float = 0.5) -> dict[str, str]:
+    """Profile attribute -> source column or conversion, from the sample's names and values."""
+    from core.mapping import suggest
+
+    return {s.attribute: s.expression for s in suggest(sample, workspace().schema) if s.confidence >= floor}
 
 
 def refresh() -> None:

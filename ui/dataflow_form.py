@@ -28,13 +28,14 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     stream = typed.strip() or listed
     if not stream:
         return None
-    columns = list(data.preview(connection, stream).frame.columns)
+    sample = data.preview(connection, stream).frame
+    columns = list(sample.columns)
     info = streams.get(stream)
     schema = workspace().schema
 
-    st.markdown("**Mapping**: suggested from the column names, edit freely")
+    st.markdown("**Mapping**: suggested from the sample's column names and values, edit freely")
     mapping = mapping_editor(
-        data.suggested_mapping(columns), schema.paths, key=f"dataflows.new.mapping.{connection}.{stream}"
+        data.suggested_mapping(sample), schema.paths, key=f"dataflows.new.mapping.{connection}.{stream}"
     )
     pick_mode, pick_cursor, pick_key = st.columns(3)
     mode = pick_mode.selectbox(

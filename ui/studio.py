@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from core.drift import DriftReport, schema_of
 from core.dryrun import DryRunReport
-from core.mapping import function_reference
+from core.mapping import Suggestion, function_reference
 from core.models import DataflowSpec
 from core.services import format_validation_error
 from core.studio import MappedSample, Studio
@@ -31,8 +31,10 @@ __all__ = [
     "parsed_spec",
     "schema_of",
     "spec_with",
+    "suggestions_picker",
     "uploaded_mapping",
     "versions_table",
+    "with_suggestions",
 ]
 
 #: Column labels of the live field checks.
@@ -135,6 +137,67 @@ def drift_notice(report: DriftReport | None, *, key: str) -> bool:
         help="Save this mapping as a new version built on the source's current columns "
         "(fix the mapping first if it reads a column that is gone).",
     )
+
+
+#: Suggestions at or above this confidence start accepted.
+ACCEPT_FROM = 0.7
+
+
+def suggestions_picker(
+    suggestions: Sequence[Suggestion], mapped: Mapping[str, str], *, key: str
+) -> list[Suggestion]:
+    """The sample's suggestions with a confidence and a reason each; returns those the user accepts.
+
+    Confident suggestions for attributes not mapped yet start ticked; nothing
+    changes until the user applies them.
+    """
+    if not suggestions:
+        st.info("No column of the sample looks like a profile attribute.", icon=":material/info:")
+        return []
+    frame = pd.DataFrame(
+        {
+            "accept": [s.confidence >= ACCEPT_FROM and s.attribute not in mapped for s in suggestions],
+            "column": [s.column for s in suggestions],
+            "attribute": [s.attribute for s in suggestions],
+            "expression": [s.expression for s in suggestions],
+            "confidence": [s.confidence for s in suggestions],
+            "identity": [s.identity or "" for s in suggestions],
+            "reason": [s.reason for s in suggestions],
+            "mapped now": [mapped.get(s.attribute, "") for s in suggestions],
+        }
+    )
+    edited = st.data_editor(
+        frame,
+        hide_index=True,
+        key=key,
+        width="stretch",
+        disabled=[c for c in frame.columns if c != "accept"],
+        column_config={
+            "accept": st.column_config.CheckboxColumn("Accept"),
+            "column": "Source column",
+            "attribute": "Profile attribute",
+            "expression": "Maps as",
+            "confidence": st.column_config.ProgressColumn(
+                "Confidence", min_value=0, max_value=1, format="percent"
+            ),
+            "identity": "Identity",
+            "reason": st.column_config.TextColumn("Why", width="large"),
+            "mapped now": "Mapped now",
+        },
+    )
+    return [s for s, ok in zip(suggestions, edited["accept"], strict=True) if ok]
+
+
+def with_suggestions(
+    mapping: Mapping[str, str], identities: Mapping[str, str], accepted: Sequence[Suggestion]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The mapping and identities with the accepted suggestions applied (they replace what they map)."""
+    merged, named = dict(mapping), dict(identities)
+    for suggestion in accepted:
+        merged[suggestion.attribute] = suggestion.expression
+        if suggestion.identity and suggestion.identity not in named:
+            named[suggestion.identity] = suggestion.attribute
+    return merged, named
 
 
 def dry_run_report(report: DryRunReport) -> None:

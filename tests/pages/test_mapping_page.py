@@ -152,3 +152,34 @@ def test_drift_is_shown_and_the_new_schema_can_be_accepted(demo_workspace: Path)
     assert not at.exception
     assert "'email' was removed" not in texts(at.error)
     assert Workspace.open().run("drifting").status == "succeeded"
+
+
+def test_suggestions_with_confidence_are_applied_to_the_fields(demo_workspace: Path) -> None:
+    folder = demo_workspace / "demo" / "data" / "suggested"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "people.csv").write_text(
+        "cust_id,e_mail,DOB\n" + "".join(f"{i},p{i}@x.io,0{i % 9 + 1}/11/1990\n" for i in range(1, 60)),
+        encoding="utf-8",
+    )
+    Workspace.open().save_dataflow(
+        "suggested",
+        {
+            "source": {"connection": "demo_files", "stream": "suggested/people.csv"},
+            "sync": {"mode": "full_refresh", "primary_key": ["cust_id"]},
+            "mapping": {"crmId": "cust_id"},
+        },
+    )
+    at = _studio("suggested")
+    suggestions = _frame_with(at, "accept", "confidence", "reason").set_index("column")
+    assert suggestions.loc["e_mail", "attribute"] == "personalEmail.address"
+    assert suggestions.loc["e_mail", "accept"]  # confident, and not mapped yet
+    assert not suggestions.loc["cust_id", "accept"]  # already mapped
+    assert 0 < suggestions.loc["e_mail", "confidence"] <= 1 and suggestions.loc["e_mail", "reason"]
+    assert suggestions.loc["DOB", "expression"] == "to_date(DOB, '%d/%m/%Y')"
+    at.button(key="mapping.suggest.apply").click().run()
+    assert not at.exception
+    fields = at.data_editor[0].value.set_index("target")
+    assert fields.loc["personalEmail.address", "source"] == "e_mail"
+    assert fields.loc["personalEmail.address", "identity"] == "email"
+    checks = _frame_with(at, "attribute", "failures").set_index("attribute")
+    assert checks.loc["person.birthDate", "failures"] == 0  # the day-first dates convert
