@@ -9,36 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# Row-level (column-map) expectations whose pandas implementation flags individual rows.
-# Left out on purpose: like-pattern ones (SQL only), be_of_type / be_in_type_list (judge a
-# pandas column's dtype, not its rows), increasing / decreasing / z-scores / outliers (depend
-# on the chunk's order or statistics) and match_json_schema (one non-JSON value fails the
-# whole column).
-ROW_LEVEL = (
-    "expect_column_values_to_not_be_null",
-    "expect_column_values_to_be_null",
-    "expect_column_values_to_match_regex",
-    "expect_column_values_to_not_match_regex",
-    "expect_column_values_to_match_regex_list",
-    "expect_column_values_to_not_match_regex_list",
-    "expect_column_values_to_be_in_set",
-    "expect_column_values_to_not_be_in_set",
-    "expect_column_values_to_be_between",
-    "expect_column_values_to_be_unique",
-    "expect_column_value_lengths_to_be_between",
-    "expect_column_value_lengths_to_equal",
-    "expect_column_values_to_match_strftime_format",
-    "expect_column_values_to_be_dateutil_parseable",
-    "expect_column_values_to_be_json_parseable",
-)
-# GX keys that make no sense when each failing row is quarantined.
-_HIDDEN_KEYS = frozenset({"mostly", "batch_id", "row_condition", "condition_parser"})
+from core.quality.catalog import EXPECTATION_TYPES
+
+# GX keys Tributary does not offer: mostly (each failing row is quarantined instead), GX's
+# batch and row-condition plumbing, and column_index (a mapping does not promise an order).
+_HIDDEN_KEYS = frozenset({"mostly", "batch_id", "row_condition", "condition_parser", "column_index"})
 _TAG = "tributary_index"
 _RESULT_FORMAT = {
     "result_format": "COMPLETE",
@@ -82,18 +63,26 @@ def _build_state() -> GxState:
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
+    from great_expectations.execution_engine import pandas_execution_engine
     from great_expectations.expectations.expectation import ColumnMapExpectation
     from great_expectations.expectations.registry import (
         get_expectation_impl,
         list_registered_expectation_implementations,
     )
 
+    # GX fingerprints every batch (an md5 over pd.util.hash_pandas_object, twice per validation)
+    # for a marker nobody reads; that was half the time of validating a 50k-row chunk. Frames
+    # at or above this size in bytes are not fingerprinted.
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
+
     registered = set(list_registered_expectation_implementations())
     classes: dict[str, type] = {}
-    for name in ROW_LEVEL:
+    for name, kind in EXPECTATION_TYPES.items():
         if name in registered:
             cls = get_expectation_impl(name)
-            if issubclass(cls, ColumnMapExpectation):
+            # a row-level type must say which rows failed, which only column-map ones do
+            if not kind.row_level or issubclass(cls, ColumnMapExpectation):
                 classes[name] = cls
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
@@ -112,8 +101,8 @@ def _build_state() -> GxState:
 
 
 def allowed_keys(cls: type) -> tuple[str, ...]:
-    """Keys a user may give an expectation: GX's domain, argument and success keys, less hidden ones."""
-    keys: list[str] = ["column"]
+    """Keys GX lets a user give an expectation: its column, argument and success keys, less hidden ones."""
+    keys: list[str] = ["column"] if "column" in getattr(cls, "__fields__", {}) else []
     for key in (*getattr(cls, "args_keys", ()), *getattr(cls, "success_keys", ())):
         if key not in keys and key not in _HIDDEN_KEYS:
             keys.append(key)
@@ -148,11 +137,23 @@ def model_errors(error: Exception) -> list[tuple[str, str]]:
     return pairs or [("", str(error))]
 
 
+_NO_ROWS = np.empty(0, dtype=np.intp)
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """One expectation's result: positions of failing rows, or why GX could not evaluate it."""
+    """One expectation's result on a frame.
 
-    positions: np.ndarray
+    Attributes:
+        success: GX's verdict.
+        positions: positions of the failing rows (row-level expectations).
+        observed: GX's observed value (aggregate expectations), as a plain Python value.
+        error: why GX could not evaluate the expectation, or None.
+    """
+
+    success: bool
+    positions: np.ndarray = field(default_factory=lambda: _NO_ROWS)
+    observed: Any = None
     error: str | None = None
 
 
@@ -160,8 +161,7 @@ def run(frame: pd.DataFrame, specs: Sequence[tuple[str, Mapping[str, Any]]]) -> 
     """Validate ``frame`` (which must have a RangeIndex) against all specs in one GX suite call."""
     gx_state = state()
     expectations = [build(gx_state.classes[name], kwargs, tag=i) for i, (name, kwargs) in enumerate(specs)]
-    empty = np.empty(0, dtype=np.intp)
-    outcomes = [Outcome(empty, "GX returned no result") for _ in specs]
+    outcomes = [Outcome(False, error="GX returned no result") for _ in specs]
     with _LOCK:
         suite = gx_state.suite_cls(name="tributary quality", expectations=expectations)
         batch = gx_state.batch_definition.get_batch(batch_parameters={"dataframe": frame})
@@ -169,16 +169,24 @@ def run(frame: pd.DataFrame, specs: Sequence[tuple[str, Mapping[str, Any]]]) -> 
     for result in report.results:
         index = int((result.expectation_config.meta or {})[_TAG])
         error = _exception_message(result.exception_info)
+        details = result.result or {}
         if error is not None:
-            outcomes[index] = Outcome(empty, error)
+            outcomes[index] = Outcome(False, error=error)
         elif result.success:
-            outcomes[index] = Outcome(empty)
-        elif "unexpected_index_list" in result.result:
-            positions = np.asarray(result.result["unexpected_index_list"], dtype=np.intp)
-            outcomes[index] = Outcome(positions)
+            outcomes[index] = Outcome(True, observed=_plain(details.get("observed_value")))
+        elif "unexpected_index_list" in details:
+            positions = np.asarray(details["unexpected_index_list"], dtype=np.intp)
+            outcomes[index] = Outcome(False, positions)
+        elif "element_count" in details:  # a column-map expectation that did not list its rows
+            outcomes[index] = Outcome(False, error="GX did not say which rows failed")
         else:
-            outcomes[index] = Outcome(empty, "GX did not say which rows failed")
+            outcomes[index] = Outcome(False, observed=_plain(details.get("observed_value")))
     return outcomes
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (JSON-friendly); anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _exception_message(info: Any) -> str | None:
