@@ -14,7 +14,7 @@ from core import cursor as cursors
 from core.errors import ConfigurationError
 from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
-from core.quality import QualitySuite
+from core.quality import ExpectationResult, QualitySuite
 from core.store import datasets
 
 ERROR_COLUMNS = ["row", "field", "code", "reason"]
@@ -31,6 +31,8 @@ class PreparedChunk:
     failed: int
     cursor_values: pd.Series | None = None
     keys: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    #: The quality suite's result per expectation on this chunk's mapped rows.
+    results: tuple[ExpectationResult, ...] = ()
 
 
 class ChunkProcessor:
@@ -89,7 +91,11 @@ class ChunkProcessor:
         mapped = self.mapping.apply(candidates[source_columns])
         errors.append(mapped.errors[ERROR_COLUMNS])
         clean = mapped.frame.drop(index=mapped.errors["row"].unique())
-        failures = self.suite.validate(clean)
+        results: tuple[ExpectationResult, ...] = ()
+        failures = pd.DataFrame()
+        if self.suite.expectations:
+            evaluation = self.suite.evaluate(clean)
+            failures, results = evaluation.failures, evaluation.results
         if not failures.empty:
             errors.append(failures.assign(code=failures["expectation"])[ERROR_COLUMNS])
         error_frame = (
@@ -112,6 +118,7 @@ class ChunkProcessor:
             failed=len(bad_rows),
             cursor_values=cursor_values,
             keys=keys,
+            results=results,
         )
 
     def _check_drift(self, columns: list[str]) -> None:

@@ -40,6 +40,7 @@ from core.errors import (
 )
 from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
+from core.quality import ValidationSummary
 from core.store import bulk, datasets
 from core.store import tables as t
 from core.store.leases import Lease
@@ -108,6 +109,7 @@ class DataflowRun:
         self.dataflow_id = int(dataflow["id"])
         self.options = connector.parse_options(self.spec.source.options).model_dump()
         self.chunks = ChunkProcessor(self.spec, schema)
+        self.validation = ValidationSummary.for_suite(self.chunks.suite) if self.spec.quality else None
 
     def execute(self) -> RunSummary:
         """Runs to the end; never raises for source or data problems (the run records them)."""
@@ -253,6 +255,8 @@ class DataflowRun:
                     if index < skip:
                         continue
                     chunk = self.chunks.prepare(raw, watermark)
+                    if self.validation is not None:
+                        self.validation = self.validation.add(chunk.results)
                     summary.received += chunk.received
                     summary.failed += chunk.failed
                     over = summary.received and summary.failed / summary.received > self.spec.error_threshold
@@ -407,6 +411,8 @@ class DataflowRun:
             "chunks": summary.chunks,
             "status": summary.status,
         }
+        if self.validation is not None:
+            values["validation"] = self.validation.to_json()
         if finished:
             values["finished_at"] = utcnow()
         conn.execute(update(t.runs).where(t.runs.c.id == summary.run_id).values(**values))

@@ -24,7 +24,7 @@ from core.errors import ConfigurationError, NotFoundError
 from core.ingest import DataflowRun
 from core.mapping import CompiledMapping, MappingResult, compile_mapping
 from core.models import DataflowSpec
-from core.quality import QualitySuite
+from core.quality import ExpectationResult, QualitySuite
 
 if typing.TYPE_CHECKING:
     from core.services import Workspace
@@ -100,6 +100,12 @@ class Studio:
                 )
         stats = field_stats(spec, result.frame, errors, schema, problems)
         return MappedSample(sample, result.frame, errors, stats, problems)
+
+    def check_sample(self, spec: DataflowSpec, sample: pd.DataFrame) -> list[ExpectationResult]:
+        """Each expectation of the suite on the mapped sample (rows that map), with failing examples."""
+        mapped = self.map_frame(spec, sample, validate=False)
+        clean = mapped.mapped.drop(index=mapped.errors["row"].unique())
+        return QualitySuite.parse(spec.quality).results(clean)
 
     def map_sample(self, spec: DataflowSpec, rows: int = SAMPLE_ROWS) -> MappedSample:
         """Reads a sample and maps it."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.mapping import suggest
+from core.quality import suggest_expectations
 from core.studio import SAMPLE_ROWS
 from ui import data, studio
+from ui import quality as quality_panels
 from ui.feedback import reported_errors, required
 from ui.routing import through_app
 from ui.state import workspace
@@ -42,11 +44,9 @@ revision = st.session_state.setdefault(f"mapping.revision.{name}", 0)
 base = st.session_state.get(f"mapping.base.{name}.{version}", saved)
 
 
-def start_over_with(fields: dict[str, str], named: dict[str, str]) -> None:
-    """Reloads the fields editor with these fields and identities (unsaved until Save)."""
-    st.session_state[f"mapping.base.{name}.{version}"] = base.model_copy(
-        update={"mapping": fields, "identities": named}
-    )
+def start_over_with(**changes: object) -> None:
+    """Reloads the editors with the current edits plus ``changes`` (unsaved until Save)."""
+    st.session_state[f"mapping.base.{name}.{version}"] = base.model_copy(update={**current, **changes})
     st.session_state[f"mapping.revision.{name}"] = revision + 1
     st.rerun()
 
@@ -67,8 +67,10 @@ with left:
         key=f"mapping.key.{name}.{version}",
         help="Records are upserted by it; without one, by file and line.",
     )
-edited = studio.spec_with(base, mapping=mapping, identities=identities)
-edited["sync"] = {**edited["sync"], "primary_key": primary_key}
+quality = base.quality
+sync = base.sync.model_copy(update={"primary_key": primary_key})
+current = {"mapping": mapping, "identities": identities, "sync": sync, "quality": quality}
+edited = studio.spec_with(base, **current)
 spec, result = None, None
 with right, reported_errors():
     spec = studio.parsed_spec(edited, name)
@@ -80,26 +82,22 @@ with right, reported_errors():
         data.refresh()
         st.rerun()
 
-with st.container(horizontal=True):
-    save = st.button("Save", type="primary", icon=":material/save:", key="mapping.save")
-    preview = st.button(
-        "Check the sample with the quality suite", icon=":material/rule:", key="mapping.preview"
-    )
-if save:
-    with reported_errors():
-        ws.save_dataflow(name, edited, source_schema=studio.schema_of(sample), note="saved in the studio")
-        st.session_state.pop(f"mapping.base.{name}.{version}", None)
-        data.refresh()
-        st.success(f"Saved the mapping of **{name}**; its next run uses it.", icon=":material/check_circle:")
+save = st.button("Save", type="primary", icon=":material/save:", key="mapping.save")
+save_outcome = st.empty()
 
-output, suggested, dry, versions, files, reference = st.tabs(
-    ["Mapped sample", "Suggestions", "Dry run", "Versions", "Import / export", "Attributes & functions"]
+output, suggested, checks, dry, versions, files, reference = st.tabs(
+    [
+        "Mapped sample",
+        "Suggestions",
+        "Quality",
+        "Dry run",
+        "Versions",
+        "Import / export",
+        "Attributes & functions",
+    ]
 )
-with output, reported_errors():
-    if preview:
-        checked = data.map_sample(name, edited)
-        mapped_sample(checked.sample, checked.mapped, checked.errors)
-    elif result is not None:
+with output:
+    if result is not None:
         mapped_sample(result.sample, result.mapped, result.errors)
 with suggested:
     st.caption("From the sample's column names and values. Tick what to use, then apply it to the fields.")
@@ -107,7 +105,28 @@ with suggested:
         suggest(sample, schema), mapping, key=f"mapping.suggest.{name}.{revision}"
     )
     if st.button(f"Apply {len(accepted)} suggestion(s)", key="mapping.suggest.apply", disabled=not accepted):
-        start_over_with(*studio.with_suggestions(mapping, identities, accepted))
+        merged, named = studio.with_suggestions(mapping, identities, accepted)
+        start_over_with(mapping=merged, identities=named)
+with checks, reported_errors():
+    kept = quality_panels.suite_editor(quality, key=f"mapping.quality.{name}.{version}.{revision}")
+    edited["quality"] = current["quality"] = kept
+    added = quality_panels.expectation_form(list(mapping), key=f"mapping.quality.new.{name}")
+    if added is not None:
+        start_over_with(quality=[*kept, added])
+    with st.expander("Suggested from the mapped sample", icon=":material/lightbulb:"):
+        mapped = result.mapped if result is not None else sample.iloc[:0]
+        types = {path: schema.get(path).type for path in mapped.columns}
+        offered = suggest_expectations(mapped, identities, types)
+        picked = quality_panels.suggestions_picker(offered, key=f"mapping.quality.suggest.{name}.{revision}")
+        if st.button(
+            f"Add {len(picked)} suggested check(s)", key="mapping.quality.accept", disabled=not picked
+        ):
+            start_over_with(quality=[*kept, *picked])
+    if st.button("Validate the sample", icon=":material/rule:", key="mapping.quality.validate") and spec:
+        quality_panels.results_table(
+            ws.studio.check_sample(spec.model_copy(update={"quality": kept}), sample)
+        )
+    spec = spec.model_copy(update={"quality": kept}) if spec else None
 with dry, reported_errors():
     st.caption("What a run would do now with these (unsaved) edits: nothing is written.")
     on_sample, on_source = st.columns(2)
@@ -129,7 +148,14 @@ with files, reported_errors():
         studio.mapping_downloads(spec, name)
     imported = studio.uploaded_mapping(key=f"mapping.import.{name}.{revision}")
     if imported is not None:
-        start_over_with(*imported)
+        start_over_with(mapping=imported[0], identities=imported[1])
 with reference:
     attributes_table(schema.attributes)
     st.markdown(studio.function_reference())
+
+if save:  # last, so the quality tab's edits are part of what is saved
+    with save_outcome.container(), reported_errors():
+        ws.save_dataflow(name, edited, source_schema=studio.schema_of(sample), note="saved in the studio")
+        st.session_state.pop(f"mapping.base.{name}.{version}", None)
+        data.refresh()
+        st.success(f"Saved the mapping of **{name}**; its next run uses it.", icon=":material/check_circle:")

@@ -7,6 +7,7 @@ import streamlit as st
 from ui import data
 from ui.charts import runs_chart
 from ui.feedback import required
+from ui.quality import run_validation
 from ui.routing import through_app
 from ui.widgets import STATUS_ICONS, runs_table
 
@@ -30,7 +31,7 @@ with st.container(border=True):
     st.altair_chart(runs_chart(runs.head(50)), width="stretch")
 runs_table(runs, key="runs.table")
 
-st.subheader("Quarantined rows")
+st.subheader("Run details")
 labels = {
     int(run.id): f"#{run.id} · {run.dataflow} · {run.status} · {int(run.failed):,} failed"
     for run in runs.itertuples()
@@ -52,26 +53,30 @@ warnings = [w for w in drift if not w.get("breaking")] if isinstance(drift, list
 if warnings:
     st.warning("\n".join(f"- {w['message']}" for w in warnings), icon=":material/warning:")
 
+rows_tab, checks_tab = st.tabs(["Quarantined rows", "Quality checks"])
+with checks_tab:
+    run_validation(chosen.get("validation"))
 quarantined = required(data.quarantined_rows, run_id)
 if quarantined.empty:
-    st.success(f"Run #{run_id} quarantined no rows.", icon=":material/check_circle:")
+    rows_tab.success(f"Run #{run_id} quarantined no rows.", icon=":material/check_circle:")
 else:
-    st.dataframe(
-        quarantined,
-        hide_index=True,
-        column_config={
-            "source_key": "Key",
-            "origin": "Origin",
-            "code": "Code",
-            "field": "Attribute",
-            "reason": st.column_config.TextColumn("Reason", width="large"),
-        },
-    )
-    st.download_button(
-        f"Download {len(quarantined):,} rows as CSV",
-        quarantined.to_csv(index=False).encode("utf-8"),
-        file_name=f"run-{run_id}-quarantined.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    with rows_tab:
+        st.dataframe(
+            quarantined,
+            hide_index=True,
+            column_config={
+                "source_key": "Key",
+                "origin": "Origin",
+                "code": "Code",
+                "field": "Attribute",
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+            },
+        )
+        st.download_button(
+            f"Download {len(quarantined):,} rows as CSV",
+            quarantined.to_csv(index=False).encode("utf-8"),
+            file_name=f"run-{run_id}-quarantined.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )

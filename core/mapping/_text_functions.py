@@ -171,7 +171,7 @@ _REFERENCE = re.compile(r"\$(?:(\d)|\{(\w+)\}|(\$))")
 
 
 def _python_replacement(replacement: str) -> str:
-    """Turns ``$1``, ``${10}``, ``${name}`` and ``$$`` into Python's replacement syntax; the rest is literal."""
+    """Turns ``$1``, ``${10}``, ``${name}`` and ``$$`` into Python replacement syntax; the rest is literal."""
 
     def substitute(match: re.Match[str]) -> str:
         number, name, dollar = match.groups()

@@ -116,6 +116,14 @@ def test_dirty_csv_gives_exact_counts_and_rerun_changes_nothing(any_workspace, t
         ]
     )
     by_code = errors.set_index("code")
+    validation = any_workspace.runs("contacts").iloc[0]["validation"]
+    assert validation["success"] is False and validation["chunks"] == 1
+    unexpected = {e["expectation"]: e["unexpected"] for e in validation["expectations"]}
+    assert unexpected == {  # the suite's own tally agrees with the rows it quarantined
+        "expect_column_values_to_not_be_null": 0,
+        "expect_column_values_to_match_regex": 1,
+        "expect_column_values_to_be_in_set": 1,
+    }
     assert "lots" in by_code.loc["expression_error", "reason"]
     assert by_code.loc["expression_error", "row"]["points"] == "lots"
     assert by_code.loc["malformed_row", "origin"].startswith("contacts.csv#")

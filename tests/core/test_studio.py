@@ -92,7 +92,11 @@ def test_export_then_import_gives_the_same_mapping(fmt):
 
 
 def test_a_csv_mapping_from_a_spreadsheet_is_read():
-    text = '\ufeffattribute,source,identity\ncrmId,Customer ID,crm_id\npersonalEmail.address,"lower(`E-mail`)",email\n'
+    text = (
+        "\ufeffattribute,source,identity\n"
+        "crmId,Customer ID,crm_id\n"
+        'personalEmail.address,"lower(`E-mail`)",email\n'
+    )
     mapping, identities = Studio.import_mapping(text, "csv")
     assert mapping == {"crmId": "Customer ID", "personalEmail.address": "lower(`E-mail`)"}
     assert identities == {"crm_id": "crmId", "email": "personalEmail.address"}

@@ -183,3 +183,48 @@ def test_suggestions_with_confidence_are_applied_to_the_fields(demo_workspace: P
     assert fields.loc["personalEmail.address", "identity"] == "email"
     checks = _frame_with(at, "attribute", "failures").set_index("attribute")
     assert checks.loc["person.birthDate", "failures"] == 0  # the day-first dates convert
+
+
+def test_quality_tab_adds_an_expectation_validates_the_sample_and_saves_it() -> None:
+    at = _studio("shop_orders")
+    at.selectbox(key="mapping.quality.new.shop_orders.type").set_value(
+        "expect_column_values_to_match_regex"
+    ).run()
+    at.selectbox(key="mapping.quality.new.shop_orders.expect_column_values_to_match_regex.column").set_value(
+        "order.currency"
+    ).run()
+    at.text_input(key="mapping.quality.new.shop_orders.expect_column_values_to_match_regex.regex").set_value(
+        "^EUR$"
+    ).run()
+    at.button(key="mapping.quality.new.shop_orders.add").click().run()
+    assert not at.exception
+    suite = _frame_with(at, "keep", "check", "field")
+    assert "order.currency" in suite["field"].tolist()
+    at.button(key="mapping.quality.validate").click().run()
+    from core.quality import EXPECTATION_TYPES
+
+    results = _frame_with(at, "Check", "Failing rows", "Failing examples")
+    title = EXPECTATION_TYPES["expect_column_values_to_match_regex"].title
+    regex = results[(results["Field"] == "order.currency") & (results["Check"] == title)].iloc[0]
+    assert regex["Failing rows"] > 0 and not regex["Passed"]  # GBP and PLN orders
+    assert "GBP" in regex["Failing examples"] or "PLN" in regex["Failing examples"]
+    at.button(key="mapping.save").click().run()
+    assert not at.exception
+    quality = Workspace.open().dataflow_spec("shop_orders").quality
+    assert {"expect_column_values_to_match_regex": {"column": "order.currency", "regex": "^EUR$"}} in quality
+
+
+def test_quality_suggestions_from_the_mapped_sample_are_added() -> None:
+    at = _studio("crm_contacts")
+    offered = _frame_with(at, "add", "check", "why")
+    assert len(offered) > 0 and offered["why"].str.len().gt(0).all()
+    before = len(_frame_with(at, "keep", "check", "field"))
+    at.session_state["mapping.quality.suggest.crm_contacts.0"] = {
+        "edited_rows": {0: {"add": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="mapping.quality.accept").click().run()
+    assert not at.exception
+    assert len(_frame_with(at, "keep", "check", "field")) == before + 1

@@ -73,3 +73,13 @@ def test_a_run_that_went_on_with_drift_shows_the_warning(demo_workspace) -> None
     assert not at.exception
     assert "'tier' was added" in texts(at.warning)
     assert at.dataframe[0].value["dataflow_version"].tolist() == [1, 1]
+
+
+def test_a_runs_quality_checks_show_each_expectations_totals() -> None:
+    at = open_page("pages/runs.py")
+    at.selectbox(key="runs.dataflow").set_value("crm_contacts").run()
+    assert not at.exception
+    checks = next(d.value for d in at.dataframe if "Failing rows" in d.value.columns).set_index("Check")
+    assert "Values are never null" in checks.index
+    assert (checks["Evaluated"] > 0).all()
+    assert "Great Expectations" in texts(at.caption)
