@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dataflow")
     p.add_argument("--format", choices=["yaml", "csv"], default="yaml")
 
+    sub.add_parser("docs", help="write docs/functions.md from the expression function registry")
+
     sub.add_parser("demo", help="create the demo connection and dataflows, and run them")
     return parser
 
@@ -120,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from core import config
     from core.services import Workspace
+
+    if args.command == "docs":  # needs no workspace
+        from core.mapping.functions import REFERENCE_PATH, write_reference
+
+        write_reference()
+        print(f"wrote {REFERENCE_PATH}")
+        return 0
 
     workspace = Workspace.open(args.database_url)
     if args.command == "apply":

@@ -151,7 +151,7 @@ with files, reported_errors():
         start_over_with(mapping=imported[0], identities=imported[1])
 with reference:
     attributes_table(schema.attributes)
-    st.markdown(studio.function_reference())
+    st.markdown(studio.reference_page())
 
 if save:  # last, so the quality tab's edits are part of what is saved
     with save_outcome.container(), reported_errors():

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from core.drift import DriftReport, schema_of
 from core.dryrun import DryRunReport
-from core.mapping import Suggestion, function_reference
+from core.mapping import Suggestion
+from core.mapping.functions import reference_page
 from core.models import DataflowSpec
 from core.services import format_validation_error
 from core.studio import MappedSample, Studio
@@ -25,10 +26,10 @@ __all__ = [
     "dry_run_report",
     "field_checks",
     "fields_editor",
-    "function_reference",
     "mapping_downloads",
     "namespaces_of",
     "parsed_spec",
+    "reference_page",
     "schema_of",
     "spec_with",
     "suggestions_picker",

@@ -189,7 +189,7 @@ REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "functions.md"
 _REFERENCE_INTRO = """# Expression functions
 
 <!-- Generated from the function registry (core/mapping/functions.py) by
-     `python -m core.mapping.functions`; edit the registry, not this file. -->
+     `python -m core docs`; edit the registry, not this file. -->
 
 A mapping's value can be a calculated field: an expression over the source's
 columns, such as `lower(trim(email))` or `if(points > 100, 'gold', 'silver')`.
