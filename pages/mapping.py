@@ -51,7 +51,7 @@ def start_over_with(**changes: object) -> None:
     st.rerun()
 
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([5, 4], gap="medium")
 with left:
     mapping, identities = studio.fields_editor(
         base,

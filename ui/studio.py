@@ -43,10 +43,10 @@ FIELD_CHECKS = {
     "attribute": "Attribute",
     "type": "Type",
     "source": None,
-    "identity": "Identity",
+    "identity": None,  # the editor shows it
     "nulls": st.column_config.NumberColumn("Nulls", format="localized"),
     "failures": st.column_config.NumberColumn("Failures", format="localized", help="Rows that fail to map"),
-    "examples": st.column_config.TextColumn("Examples", width="medium"),
+    "examples": st.column_config.TextColumn("Examples", width="small"),
     "problem": st.column_config.TextColumn("Problem", width="large"),
 }
 
