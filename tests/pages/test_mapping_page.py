@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.services import Workspace
@@ -228,3 +229,63 @@ def test_quality_suggestions_from_the_mapped_sample_are_added() -> None:
     at.button(key="mapping.quality.accept").click().run()
     assert not at.exception
     assert len(_frame_with(at, "keep", "check", "field")) == before + 1
+
+
+def test_a_complete_mapping_from_suggestions_a_few_edits_a_suite_a_dry_run_and_drift(
+    demo_workspace: Path,
+) -> None:
+    """The issue's walk-through on a copy of the demo CRM file, through the studio only."""
+    open_page()  # the first page of the session writes the demo files
+    folder = demo_workspace / "demo" / "data" / "journey"
+    folder.mkdir(parents=True, exist_ok=True)
+    original = (demo_workspace / "demo" / "data" / "contacts.csv").read_text(encoding="utf-8")
+    (folder / "contacts.csv").write_text(original, encoding="utf-8")
+    ws = Workspace.open()
+    ws.save_dataflow(
+        "journey",
+        {
+            "source": {"connection": "demo_files", "stream": "journey/contacts.csv"},
+            "sync": {"mode": "full_refresh", "primary_key": ["customer_id"]},
+            "mapping": {"crmId": "customer_id"},
+        },
+    )
+    st.cache_data.clear()  # the page listed the dataflows before this one existed
+    at = _studio("journey")
+    at.button(key="mapping.suggest.apply").click().run()  # the confident suggestions, as offered
+    fields = at.data_editor[0].value.set_index("target")
+    assert {"personalEmail.address", "mobilePhone.number", "person.firstName"} <= set(fields.index)
+    assert fields.loc["personalEmail.address", "identity"] == "email"
+
+    row = list(fields.index).index("personalEmail.address")
+    at.session_state["mapping.fields.journey.1.1"] = {
+        "edited_rows": {row: {"source": "normalize_email(email)"}},
+        "added_rows": [{"target": "loyalty.points", "source": "to_int(points)"}],
+        "deleted_rows": [],
+    }
+    at.run()
+    checks = _frame_with(at, "attribute", "failures").set_index("attribute")
+    assert checks.loc["loyalty.points", "failures"] > 0  # the file's "n/a" points, caught live
+    at.session_state["mapping.quality.suggest.journey.1"] = {
+        "edited_rows": {0: {"add": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="mapping.quality.accept").click().run()
+    at.button(key="mapping.dry.sample").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Received"] == "1,000" and int(metrics["Quarantined"]) > 0
+    at.button(key="mapping.save").click().run()
+    assert not at.exception
+    saved = Workspace.open().dataflow_spec("journey")
+    assert saved.mapping["personalEmail.address"] == "normalize_email(email)"
+    assert saved.quality and saved.identities["email"] == "personalEmail.address"
+    run = Workspace.open().run("journey")
+    assert run.status in ("succeeded", "partial") and run.ingested + run.failed == run.received
+
+    renamed = original.replace("email", "mail", 1)  # the header's email column is renamed
+    (folder / "contacts.csv").write_text(renamed, encoding="utf-8")
+    st.cache_data.clear()  # as "Reload sample" does
+    at = _studio("journey")
+    assert "'email' was removed" in texts(at.error)
+    assert Workspace.open().run("journey").error_code == "schema_drift"
