@@ -152,6 +152,67 @@ identities = Table(
     Index("ix_identities_namespace_value", "namespace", "value"),
 )
 
+schedule_state = Table(
+    "schedule_state",
+    metadata,
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), primary_key=True),
+    Column("next_due_at", DateTime(timezone=True)),  # UTC; None = not scheduled
+    Column("last_due_at", DateTime(timezone=True)),  # the slot the last scheduled run served
+    Column("last_started_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_run_id", Integer),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # retries of the current slot
+    Column("retry_at", DateTime(timezone=True)),
+    Column("schedule", JSON(none_as_null=True)),  # the schedule next_due_at was computed from
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+scheduler_heartbeats = Table(
+    "scheduler_heartbeats",
+    metadata,
+    Column("owner", String(200), primary_key=True),  # host:pid:random
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("beat_at", DateTime(timezone=True), nullable=False),
+    Column("running", JSON(none_as_null=True)),  # dataflow names it is running now
+    Column("stopped_at", DateTime(timezone=True)),
+)
+
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # webhook | email
+    Column("config", JSON, nullable=False),  # non-secret settings
+    Column("secret", LargeBinary),  # Fernet ciphertext: webhook URL or SMTP password
+    Column("events", JSON, nullable=False),  # the event kinds it receives
+    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False),  # one delivery per (event occurrence, channel)
+    Column("channel_id", Integer, ForeignKey("alert_channels.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(50), nullable=False),
+    Column("dataflow_id", Integer),
+    Column("run_id", Integer),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("key", name="uq_alert_deliveries_key"),
+    Index("ix_alert_deliveries_status", "status", "next_attempt_at"),
+)
+
 settings = Table(
     "settings",
     metadata,
