@@ -1,7 +1,8 @@
 """Mapping source data onto the customer-profile schema.
 
 - :class:`ProfileSchema` / :class:`Attribute`: the attributes a mapping may write.
-- :func:`compile_expression`: the small expression language (see ``syntax``).
+- :func:`compile_expression`: the small expression language (see ``syntax``); :func:`parse` reads
+  its syntax tree and :func:`render` writes a tree back as text.
 - :func:`compile_mapping` -> :class:`CompiledMapping` -> :class:`MappingResult`.
 - :func:`suggest` -> :class:`Suggestion`: a first mapping from a sample's names and values, with
   confidences; :func:`suggest_mapping` from column names alone.
@@ -23,9 +24,11 @@ from core.mapping.mapper import (
     check_columns,
     compile_mapping,
 )
+from core.mapping.render import render
 from core.mapping.schema import ATTRIBUTE_FORMATS, ATTRIBUTE_TYPES, Attribute, ProfileSchema
 from core.mapping.suggest import Suggestion, suggest, suggest_mapping
-from core.mapping.syntax import ExpressionError, parse
+from core.mapping.syntax import parse
+from core.mapping.tokens import ExpressionError
 
 __all__ = [
     "ATTRIBUTE_FORMATS",
@@ -52,6 +55,7 @@ __all__ = [
     "function_reference",
     "parse",
     "register",
+    "render",
     "suggest",
     "suggest_mapping",
 ]

@@ -5,12 +5,12 @@ failed)``: the values in the type's canonical nullable dtype (:data:`DTYPES`)
 and a boolean array of the rows whose non-empty input could not be converted
 (those rows are NA). Empty and whitespace-only strings count as null, never
 as failures. Numbers are parsed with pyarrow because ``pd.to_numeric`` is an
-order of magnitude slower on large string columns.
+order of magnitude slower on large string columns. Text becomes timestamps,
+and local times UTC, in :mod:`core.mapping._datetimes`.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.errors import ConfigurationError
+from core.mapping._datetimes import TIMESTAMP, parse_timestamps
+from core.mapping._datetimes import localize as localize  # re-exported: the date functions call it here
 
 #: pandas' "string" dtype with NA (not NaN) as the missing value.
 STRING: Final = pd.StringDtype("pyarrow")
-TIMESTAMP: Final = pd.DatetimeTZDtype("us", "UTC")
 DATE: Final = np.dtype("datetime64[s]")
 
 #: The dtype each attribute type is stored in.
@@ -54,18 +54,9 @@ FALSE_WORDS: Final = ("false", "no", "n", "0")
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 # Up to 18 digits always fits int64, so these are cast exactly rather than through float.
 _SHORT_INTEGER = r"^[+-]?\d{1,18}$"
-# A free-form date needs two digit groups and a year ("Jan 5 2024", "5/1/24"); without
-# this, dateutil turns "5" or "10:30" into a day of the current month.
-_TWO_NUMBERS = r"\d\D+\d"
-_HAS_YEAR = r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}"
 _INT_LIMIT = 2.0**63
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
-_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"
-_ARROW_ISO = (
-    (_ISO + r"(Z|[+-]\d{2}:?\d{2})$", pa.timestamp("us", "UTC")),
-    (_ISO + "$", pa.timestamp("us")),
-)
 _MAX_SHOWN = 60
 # A time followed by a zone: "10:00Z", "10:00:00.5 +02:00", "10:00 UTC", "3:30pm GMT+1".
 _ZONE_SUFFIX = (
@@ -241,24 +232,6 @@ def naive_rows(values: pd.Series, fmt: str | None = None) -> np.ndarray:
     return ~flags(text.str.contains(_ZONE_SUFFIX, case=False))
 
 
-def localize(stamps: pd.Series, naive: np.ndarray, zone: str) -> tuple[pd.Series, np.ndarray]:
-    """Reads the wall-clock time of the ``naive`` rows of UTC ``stamps`` as local time in ``zone``.
-
-    Returns the UTC timestamps and the rows whose local time does not exist
-    there (skipped when clocks go forward; those are NaT). A time that occurs
-    twice (clocks go back) is taken at its first occurrence.
-    """
-    if not naive.any():
-        return stamps, np.zeros(len(stamps), dtype=bool)
-    wall = stamps[naive].dt.tz_localize(None)
-    first = np.ones(len(wall), dtype=bool)  # "is daylight saving time": the earlier of two instants
-    local = wall.dt.tz_localize(zone, ambiguous=first, nonexistent="NaT").dt.tz_convert("UTC")
-    out = stamps.array.copy()
-    out[naive] = local.astype(TIMESTAMP).array
-    result = pd.Series(out, index=stamps.index)
-    return result, naive & flags(result.isna()) & flags(stamps.notna())
-
-
 def to_timestamp(values: pd.Series, fmt: str | None = None) -> Converted:
     """Converts to UTC timestamps; naive values are taken as UTC.
 
@@ -281,54 +254,8 @@ def to_timestamp(values: pd.Series, fmt: str | None = None) -> Converted:
         return Converted(pd.Series(pd.NaT, index=values.index, dtype=TIMESTAMP), present)
     text = clean_text(values)
     present = flags(text.notna())
-    stamps = _parse_text_timestamps(text, present, fmt)
+    stamps = parse_timestamps(text, present, fmt)
     return Converted(stamps, present & flags(stamps.isna()))
-
-
-def _parse_text_timestamps(text: pd.Series, present: np.ndarray, fmt: str | None) -> pd.Series:
-    """Parses stripped text to UTC timestamps; unparseable values become NaT."""
-    if not present.any():
-        return pd.Series(pd.NaT, index=text.index, dtype=TIMESTAMP)
-    if fmt is not None:
-        try:
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
-        except ValueError as exc:
-            raise ConfigurationError(f"invalid date format {fmt!r}: {exc}") from exc
-        return parsed.astype(TIMESTAMP)
-    parsed = _arrow_iso(text)
-    if parsed is not None:
-        return parsed
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).astype(TIMESTAMP)
-    retry = present & flags(parsed.isna())
-    if retry.any():
-        retry &= flags(text.str.contains(_TWO_NUMBERS)) & flags(text.str.contains(_HAS_YEAR))
-    if retry.any():
-        with warnings.catch_warnings():
-            # "mixed" warns about day-first guesses; the rule is documented instead.
-            warnings.simplefilter("ignore", UserWarning)
-            fallback = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
-        stamps = parsed.array.copy()
-        stamps[retry] = fallback.astype(TIMESTAMP).array
-        parsed = pd.Series(stamps, index=text.index)
-    return parsed
-
-
-def _arrow_iso(text: pd.Series) -> pd.Series | None:
-    """Parses text that is all plain ISO 8601, all with or all without an offset; else None.
-
-    pyarrow does this several times faster than pandas and clean columns are the
-    common case. A failed pyarrow cast is slow, hence the regex gate first.
-    """
-    arr = _arrow(text)
-    for pattern, arrow_type in _ARROW_ISO:
-        if pc.all(pc.match_substring_regex(arr, pattern)).as_py() is not False:
-            try:
-                stamps = pc.cast(arr, arrow_type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return None  # a well-formed but impossible date such as 2024-02-30
-            series = pd.Series(stamps.to_pandas().array, index=text.index)
-            return series.dt.tz_localize("UTC") if arrow_type.tz is None else series.astype(TIMESTAMP)
-    return None
 
 
 def to_date(values: pd.Series, fmt: str | None = None) -> Converted:

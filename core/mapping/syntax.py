@@ -1,4 +1,4 @@
-"""The syntax of mapping expressions: tokenizer, syntax tree, recursive-descent parser and renderer.
+"""The syntax of mapping expressions: grammar, syntax tree and recursive-descent parser.
 
 Grammar, lowest precedence first::
 
@@ -24,71 +24,27 @@ not and in (write a column of that name in backticks). ``and``, ``or`` and
 ``not`` follow three-valued (Kleene) logic: ``null and false`` is false,
 ``null or true`` is true, anything else with null is null. Comparisons do not
 chain (``a < b < c`` is an error); ``x in (a, b)`` is ``x == a or x == b``.
+
+Tokens come from :mod:`core.mapping.tokens`; :mod:`core.mapping.render` writes a tree back as text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from core.errors import ConfigurationError
-
-
-class ExpressionError(ConfigurationError):
-    """An expression is malformed, or names an unknown function or column.
-
-    Attributes:
-        expression: the expression's text.
-        position: 1-based character where the problem is, if it has one.
-        detail: what is wrong, without the expression.
-    """
-
-    code = "expression"
-
-    def __init__(self, expression: str, detail: str, offset: int | None = None) -> None:
-        """Builds the message; ``offset`` is the 0-based index of the problem in ``expression``."""
-        where = "" if offset is None else f" at character {offset + 1}"
-        super().__init__(f"{expression}{where}: {detail}")
-        self.expression = expression
-        self.position = None if offset is None else offset + 1
-        self.detail = detail
-
+from core.mapping.tokens import INT_MAX, INT_MIN, KEYWORDS, ExpressionError, Token, tokenize
 
 #: How deeply an expression may nest (brackets, calls, operators); deeper ones are refused
 #: so that parsing and evaluation never run out of stack.
 MAX_DEPTH = 100
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-
-# --- tokens -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Token:
-    """A lexical unit: kind, source text, parsed value and 0-based offset."""
-
-    kind: str  # number, string, name, quoted, op, punct, end
-    text: str
-    value: Any
-    pos: int
-
-
-_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
-_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_QUOTED = {q: re.compile(q + r"(?:[^" + q + r"\\]|\\.)*" + q, re.DOTALL) for q in "'\"`"}
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "`": "`", "n": "\n", "t": "\t", "r": "\r"}
-_OPERATORS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%")
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 LOGICAL = frozenset({"and", "or"})
-#: Names that are operators, in any case; a column with such a name goes in backticks.
-WORD_OPERATORS = frozenset({"and", "or", "not", "in"})
-_KEYWORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
 
-# Binding strength of each infix operator (higher binds tighter); "not" sits at 3, unary minus at 7.
-_LEVELS = {
+#: Binding strength of each infix operator (higher binds tighter); "not" sits at 3, unary minus at 7.
+LEVELS = {
     "or": 1,
     "and": 2,
     "in": 4,
@@ -99,82 +55,8 @@ _LEVELS = {
     "/": 6,
     "%": 6,
 }
-_NOT_LEVEL, _COMPARISON_LEVEL, _SUM_LEVEL, _NEGATE_LEVEL, _ATOM_LEVEL = 3, 4, 5, 7, 8
-
-
-def tokenize(text: str) -> list[Token]:
-    """Splits an expression into tokens, ending with an ``end`` token."""
-    tokens: list[Token] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if ch in _QUOTED:
-            token = _quoted(text, i)
-        elif "0" <= ch <= "9":
-            token = _number(text, i)
-        elif name := _NAME.match(text, i):
-            word = name.group()
-            # and/or/not/in are operators; their value is the lower-case word.
-            kind = "op" if word.lower() in WORD_OPERATORS else "name"
-            token = Token(kind, word, word.lower() if kind == "op" else word, i)
-        elif op := next((o for o in _OPERATORS if text.startswith(o, i)), None):
-            token = Token("op", op, op, i)
-        elif ch in "(),":
-            token = Token("punct", ch, ch, i)
-        elif ch in "=!":
-            raise ExpressionError(text, f"expected '{ch}=' (a single '{ch}' is not an operator)", i)
-        else:
-            raise ExpressionError(text, f"unexpected character {ch!r}", i)
-        tokens.append(token)
-        i = token.pos + len(token.text)
-    tokens.append(Token("end", "", None, len(text)))
-    return tokens
-
-
-def _number(text: str, start: int) -> Token:
-    """Reads a number literal starting at ``start``."""
-    match = _NUMBER.match(text, start)
-    assert match is not None  # a digit always matches
-    end = match.end()
-    if end < len(text) and text[end] == "." and not text[end + 1 : end + 2].isdigit():
-        raise ExpressionError(text, "expected a digit after '.'", end + 1)
-    raw = match.group()
-    if "." not in raw:
-        # 2**63 passes here: "-9223372036854775808" folds into a valid literal (checked after parsing).
-        if len(raw.lstrip("0")) > 19 or int(raw) > INT_MAX + 1:
-            raise ExpressionError(text, f"whole number too large (at most {INT_MAX})", start)
-        return Token("number", raw, int(raw), start)
-    value = float(raw)
-    if value == float("inf"):
-        raise ExpressionError(text, "number too large", start)
-    return Token("number", raw, value, start)
-
-
-def _quoted(text: str, start: int) -> Token:
-    """Reads a quoted string or a backtick column name starting at ``start``."""
-    quote = text[start]
-    match = _QUOTED[quote].match(text, start)
-    what = "column name" if quote == "`" else "string"
-    if match is None:
-        raise ExpressionError(text, f"unterminated {what} (no closing {quote})", start)
-    raw = match.group()
-
-    def unescape(escape: re.Match[str]) -> str:
-        char = escape.group(1)
-        if char not in _ESCAPES:
-            position = start + 1 + escape.start()
-            raise ExpressionError(text, f"unknown escape '\\{char}' (write '\\\\' for a backslash)", position)
-        return _ESCAPES[char]
-
-    value = re.sub(r"\\(.)", unescape, raw[1:-1], flags=re.DOTALL)
-    if quote == "`":
-        if not value:
-            raise ExpressionError(text, "empty column name", start)
-        return Token("quoted", raw, value, start)
-    return Token("string", raw, value, start)
+#: The same scale for the parser and the renderer; an atom (name, literal, call, brackets) binds tightest.
+NOT_LEVEL, COMPARISON_LEVEL, SUM_LEVEL, NEGATE_LEVEL, ATOM_LEVEL = 3, 4, 5, 7, 8
 
 
 # --- syntax tree --------------------------------------------------------------------------------
@@ -311,12 +193,12 @@ class _Parser:
         while True:
             token = self.peek()
             negated_in = self.is_op(token, "not") and self.is_op(self.peek(1), "in")
-            op_level = _LEVELS.get(token.value) if token.kind == "op" else None
+            op_level = LEVELS.get(token.value) if token.kind == "op" else None
             if negated_in:
-                op_level = _LEVELS["in"]
+                op_level = LEVELS["in"]
             if op_level is None or op_level < level:
                 return node
-            if op_level == _COMPARISON_LEVEL and compared:
+            if op_level == COMPARISON_LEVEL and compared:
                 raise ExpressionError(self.text, "comparisons cannot be chained; add parentheses", token.pos)
             self.advance()
             if negated_in:
@@ -325,22 +207,22 @@ class _Parser:
                 node = In(node, self.options(), negated_in, token.pos)
             else:
                 node = Binary(token.value, node, self.expression(op_level + 1), token.pos)
-            compared = op_level == _COMPARISON_LEVEL
+            compared = op_level == COMPARISON_LEVEL
 
     def prefix(self, level: int) -> Node:
         token = self.peek()
         if self.is_op(token, "not"):
-            if level > _NOT_LEVEL:
+            if level > NOT_LEVEL:
                 raise self.expected("a value (put 'not ...' in parentheses here)", token)
             self.advance()
             self.nest(token)
-            node: Node = Not(self.expression(_NOT_LEVEL), token.pos)
+            node: Node = Not(self.expression(NOT_LEVEL), token.pos)
             self.depth -= 1
             return node
         if self.is_op(token, "-"):
             self.advance()
             self.nest(token)
-            operand = self.prefix(_NEGATE_LEVEL)
+            operand = self.prefix(NEGATE_LEVEL)
             self.depth -= 1
             # Fold "-3" into a literal so it can be a constant argument (substr(x, -1) is then checked).
             if isinstance(operand, Literal) and type(operand.value) in (int, float):
@@ -360,8 +242,8 @@ class _Parser:
             self.advance()
             if self.is_punct(self.peek(), "("):
                 return self.call(token)
-            if token.text.lower() in _KEYWORDS:
-                return Literal(_KEYWORDS[token.text.lower()], token.pos)
+            if token.text.lower() in KEYWORDS:
+                return Literal(KEYWORDS[token.text.lower()], token.pos)
             return Column(token.value, token.pos)
         if self.is_punct(token, "("):
             self.advance()
@@ -440,69 +322,3 @@ def walk(node: Node) -> Iterator[Node]:
         current = stack.pop()
         yield current
         stack.extend(reversed(children(current)))
-
-
-# --- renderer -----------------------------------------------------------------------------------
-
-_STRING_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_NAME_ESCAPES = {"\\": "\\\\", "`": "\\`", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def render(node: Node) -> str:
-    """Writes a syntax tree back as expression text that parses to the same tree (positions aside)."""
-    return _render(node, 0)
-
-
-def _level(node: Node) -> int:
-    """How tightly a node's text binds, on the scale of ``_LEVELS``."""
-    if isinstance(node, Binary):
-        return _LEVELS[node.op]
-    if isinstance(node, In):
-        return _COMPARISON_LEVEL
-    if isinstance(node, Not):
-        return _NOT_LEVEL
-    if isinstance(node, Negate) or (isinstance(node, Literal) and _is_negative(node.value)):
-        return _NEGATE_LEVEL
-    return _ATOM_LEVEL
-
-
-def _is_negative(value: object) -> bool:
-    return type(value) in (int, float) and str(value).startswith("-")
-
-
-def _render(node: Node, level: int) -> str:
-    text = _render_bare(node)
-    return f"({text})" if _level(node) < level else text
-
-
-def _render_bare(node: Node) -> str:
-    if isinstance(node, Literal):
-        return _render_literal(node.value)
-    if isinstance(node, Column):
-        bare = _NAME.fullmatch(node.name) and node.name.lower() not in WORD_OPERATORS | set(_KEYWORDS)
-        return node.name if bare else "`" + "".join(_NAME_ESCAPES.get(c, c) for c in node.name) + "`"
-    if isinstance(node, Call):
-        return f"{node.name}({', '.join(_render(arg, 0) for arg in node.args)})"
-    if isinstance(node, Negate):
-        return "-" + _render(node.operand, _NEGATE_LEVEL)
-    if isinstance(node, Not):
-        return "not " + _render(node.operand, _NOT_LEVEL)
-    if isinstance(node, In):
-        options = ", ".join(_render(option, 0) for option in node.options)
-        return f"{_render(node.value, _SUM_LEVEL)} {'not in' if node.negated else 'in'} ({options})"
-    level = _LEVELS[node.op]
-    if node.op in COMPARISONS:  # comparisons do not chain: both sides are sums
-        return f"{_render(node.left, _SUM_LEVEL)} {node.op} {_render(node.right, _SUM_LEVEL)}"
-    return f"{_render(node.left, level)} {node.op} {_render(node.right, level + 1)}"
-
-
-def _render_literal(value: object) -> str:
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = format(Decimal(repr(value)), "f")  # never an exponent: the grammar has none
-        return text if "." in text else text + ".0"
-    assert isinstance(value, str)
-    return "'" + "".join(_STRING_ESCAPES.get(c, c) for c in value) + "'"

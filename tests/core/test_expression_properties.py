@@ -14,10 +14,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.mapping import ExpressionError, compile_expression, parse
+from core.mapping import ExpressionError, compile_expression, parse, render
 from core.mapping.syntax import (
     COMPARISONS,
-    WORD_OPERATORS,
     Binary,
     Call,
     Column,
@@ -27,8 +26,8 @@ from core.mapping.syntax import (
     Node,
     Not,
     children,
-    render,
 )
+from core.mapping.tokens import WORD_OPERATORS
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 # Every test sets database=None: no .hypothesis folder is left in the work tree.

@@ -8,7 +8,8 @@ import pytest
 from core.errors import ConfigurationError
 from core.mapping import FUNCTIONS, ExpressionError, compile_expression, function_reference, parse, register
 from core.mapping.functions import FAMILIES, REFERENCE_PATH, reference_page
-from core.mapping.syntax import Binary, Call, Column, Literal, Negate, tokenize, walk
+from core.mapping.syntax import Binary, Call, Column, Literal, Negate, walk
+from core.mapping.tokens import tokenize
 
 
 def evaluate(expression: str, frame: pd.DataFrame):
