@@ -13,14 +13,15 @@ the most confident pairs first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
 from connectors.base import META_PREFIX
+from core.mapping.render import render
 from core.mapping.schema import Attribute, ProfileSchema
+from core.mapping.syntax import Column
 from core.mapping.values import AGREES, ColumnValues
 
 
@@ -46,8 +47,6 @@ _VALUES_ONLY = {"email": 0.6, "phone": 0.55, "country_code": 0.5, "birth_date": 
 _LATER_TARGET = 0.8
 # Below this a pair is not worth showing, even as a runner-up.
 _FLOOR = 0.2
-_IDENTIFIER = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
-_KEYWORDS = frozenset({"true", "false", "null"})
 
 
 def suggest(sample: pd.DataFrame, schema: ProfileSchema | None = None) -> list[Suggestion]:
@@ -158,6 +157,4 @@ def _expression(column: str, conversion: str | None) -> str:
     """The mapping value: the column's name, or the conversion applied to it."""
     if conversion is None:
         return column
-    if _IDENTIFIER.fullmatch(column) and column.lower() not in _KEYWORDS:
-        return conversion.format(column)
-    return conversion.format("`" + column.replace("\\", "\\\\").replace("`", "\\`") + "`")
+    return conversion.format(render(Column(column, 0)))  # quoted when it is not a plain name

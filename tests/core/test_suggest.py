@@ -399,3 +399,12 @@ def test_formats_are_declared_in_the_schema_and_checked() -> None:
     assert extended.get("contact.fax").format == "phone"
     with pytest.raises(ConfigurationError, match="unknown format 'fax'"):
         SCHEMA.extend({"contact.fax": {"type": "string", "format": "fax"}})
+
+
+def test_a_conversion_of_a_column_named_like_a_keyword_still_compiles():
+    from core.mapping import compile_expression
+    from core.mapping.suggest import _expression
+
+    for column in ["in", "Not", "Date of birth", "a`b", "null"]:
+        expression = _expression(column, "to_date({}, '%d/%m/%Y')")
+        assert compile_expression(expression).columns == frozenset({column})
