@@ -23,6 +23,19 @@ from core.store import tables as t
 from core.store.repository import utcnow
 
 DEFAULT_TTL_S = 120.0
+TTL_ENV = "TRIBUTARY_LEASE_TTL_S"
+
+
+def default_ttl() -> float:
+    """The lease time-to-live: ``TRIBUTARY_LEASE_TTL_S`` seconds, or 120.
+
+    A stalled holder keeps others waiting this long before they may take over.
+    """
+    raw = os.environ.get(TTL_ENV, "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_TTL_S
+    except ValueError:
+        return DEFAULT_TTL_S
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -52,10 +65,10 @@ def _owner_is_dead(owner: str | None) -> bool:
 class Lease:
     """The right to run one dataflow, held by this process until released."""
 
-    def __init__(self, engine: Engine, dataflow_id: int, ttl_s: float = DEFAULT_TTL_S) -> None:
+    def __init__(self, engine: Engine, dataflow_id: int, ttl_s: float | None = None) -> None:
         self.engine = engine
         self.dataflow_id = dataflow_id
-        self.ttl = timedelta(seconds=ttl_s)
+        self.ttl = timedelta(seconds=default_ttl() if ttl_s is None else ttl_s)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.token: int | None = None
         self._stop = threading.Event()
@@ -157,3 +170,25 @@ class Lease:
                 .where(t.leases.c.dataflow_id == self.dataflow_id, t.leases.c.token == self.token)
                 .values(owner=None, expires_at=utcnow())
             )
+
+
+def process_owner_prefix() -> str:
+    """The start of the owner of every lease this process takes (``host:pid:``)."""
+    return f"{socket.gethostname()}:{os.getpid()}:"
+
+
+def revoke(conn: Connection, dataflow_id: int, owner_prefix: str) -> bool:
+    """Takes a lease away from its holder (whose owner starts with ``owner_prefix``).
+
+    The token moves on, so the holder's next renewal, and with it every later
+    commit of its run, fails: this fences off a run stuck in a thread that
+    cannot be killed. Returns whether such a holder had the lease.
+    """
+    changed = conn.execute(
+        update(t.leases)
+        .where(
+            t.leases.c.dataflow_id == dataflow_id, t.leases.c.owner.startswith(owner_prefix, autoescape=True)
+        )
+        .values(owner=None, token=t.leases.c.token + 1, expires_at=utcnow())
+    ).rowcount
+    return changed == 1
