@@ -9,6 +9,7 @@ from ui import data
 from ui.dataflow_form import new_dataflow_form
 from ui.feedback import attempt, reported_errors, required
 from ui.routing import through_app
+from ui.schedule_form import describe_schedule, schedule_editor
 from ui.state import workspace
 from ui.widgets import dataflows_table, run_summary
 
@@ -51,6 +52,19 @@ else:
                 status.update(label=f"{name}: {summary.status}", state="error" if failed else "complete")
         if summary is not None:
             run_summary(summary)
+
+if not flows.empty:
+    with st.expander("Schedule", icon=":material/schedule:"):
+        chosen = st.selectbox("Dataflow", flows["name"], key="dataflows.schedule.name", width=320)
+        spec = required(workspace().dataflow_spec, chosen)
+        schedule, enabled = schedule_editor(spec, key=f"dataflows.schedule.{chosen}")
+        if st.button("Save the schedule", icon=":material/save:", key="dataflows.schedule.save"):
+            with reported_errors():
+                updated = {**spec.model_dump(mode="json", exclude_none=True), "enabled": enabled}
+                updated.pop("schedule", None)
+                workspace().save_dataflow(chosen, {**updated, **({"schedule": schedule} if schedule else {})})
+                data.refresh()
+                st.success(f"Saved: **{chosen}** {describe_schedule(schedule, enabled)}.")
 
 with st.expander("Create a dataflow", icon=":material/add_circle:", expanded=flows.empty):
     connections = required(data.connections)

@@ -53,3 +53,33 @@ def test_creating_without_a_name_shows_an_error() -> None:
     assert not at.exception
     assert "name" in texts(at.error)
     assert "" not in set(Workspace.open().dataflows()["name"])
+
+
+def test_a_schedule_is_set_paused_and_removed_from_the_page() -> None:
+    from datetime import time
+
+    at = open_page("pages/dataflows.py")
+    original = Workspace.open().dataflow_spec("shop_orders")
+    at.selectbox(key="dataflows.schedule.name").set_value("shop_orders").run()
+    key = "dataflows.schedule.shop_orders"
+    at.selectbox(key=f"{key}.kind").set_value("Daily").run()
+    at.time_input(key=f"{key}.time").set_value(time(2, 30)).run()
+    at.selectbox(key=f"{key}.zone").set_value("America/New_York").run()
+    at.button(key="dataflows.schedule.save").click().run()
+    assert not at.exception
+    assert "runs every 1 day from" in texts(at.success)
+    schedule = Workspace.open().dataflow_spec("shop_orders").schedule
+    assert schedule is not None and schedule.every == "1 day" and schedule.timezone == "America/New_York"
+    assert (schedule.start.hour, schedule.start.minute) == (2, 30)
+
+    at.toggle(key=f"{key}.enabled").set_value(False).run()
+    at.button(key="dataflows.schedule.save").click().run()
+    assert "is paused" in texts(at.success)
+    assert Workspace.open().dataflow_spec("shop_orders").enabled is False
+
+    at.toggle(key=f"{key}.enabled").set_value(True).run()
+    at.selectbox(key=f"{key}.kind").set_value("Manual only").run()
+    at.button(key="dataflows.schedule.save").click().run()
+    spec = Workspace.open().dataflow_spec("shop_orders")
+    assert spec.schedule is None and spec.enabled is True
+    Workspace.open().save_dataflow("shop_orders", original)  # as the other page tests expect it
