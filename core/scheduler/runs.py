@@ -105,20 +105,21 @@ def backfill(
 ) -> RunSummary:
     """Ingests an incremental dataflow's history again from ``since``, as a one-off run.
 
-    The run reads rows whose cursor is at or after ``since`` (records are
-    upserted by key, so none is doubled) and leaves the watermark where it
-    was or further: later runs go on as before. A naive ``since`` is UTC.
+    With a cursor column, the run reads the rows whose cursor is at or after
+    ``since`` (a date, or a number for a numeric cursor); over files and
+    objects without one, the objects modified since then. Records are upserted
+    by key, so none is doubled, and the saved watermark only moves forward:
+    later runs go on as before. A naive ``since`` is UTC.
 
     Raises:
-        ConfigurationError: the dataflow has no cursor column to start from.
+        ConfigurationError: a full-refresh dataflow (it reads everything on every run).
         LeaseLostError: the dataflow is running elsewhere.
     """
     base = workspace.dataflow_run(name, trigger="backfill", progress=progress)
-    sync = base.spec.sync
-    if sync.mode != "incremental" or not sync.cursor:
+    if base.spec.sync.mode != "incremental":
         raise ConfigurationError(
-            f"Backfill starts an incremental dataflow's cursor at a date; {name!r} has no cursor column "
-            "(a full refresh reads the whole source every run: run it now instead)."
+            f"Backfill re-reads an incremental dataflow's history from a date; {name!r} is a full refresh, "
+            "which reads the whole source on every run: run it now instead."
         )
     run = BackfillRun(
         base.store,
@@ -136,7 +137,7 @@ def backfill(
 
 
 class BackfillRun(DataflowRun):
-    """A run whose incremental read starts at ``since`` instead of the saved watermark."""
+    """A run of an incremental dataflow that starts at ``since`` instead of where the last run ended."""
 
     def __init__(self, *args: Any, since: datetime | date | float | str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,10 +149,16 @@ class BackfillRun(DataflowRun):
     def plan(
         self, state: Mapping[str, Any], resume: Mapping[str, Any] | None = None
     ) -> tuple[cursors.Watermark | None, cursors.Watermark | None, cursors.RunMax, list[Any]]:
-        """Reads from ``since``, but commits the saved watermark advanced by what it saw."""
-        committed = cursors.Watermark.from_state(state)
-        start = starting_watermark(committed.kind, self.since)
-        _, watermark, progress, segments = super().plan({**state, **start.to_state()}, resume)
+        """Reads from ``since``, every object again; commits the saved watermark advanced by what it saw."""
+        cursor = self.spec.sync.cursor
+        fresh = {key: value for key, value in state.items() if key not in ("objects", "resume")}
+        committed = cursors.Watermark.from_state(state) if cursor else None
+        if committed is not None:
+            fresh.update(starting_watermark(committed.kind, self.since).to_state())
+        _, watermark, progress, segments = super().plan(fresh, resume)
+        if cursor is None:  # objects without a cursor column: those modified since
+            since = _utc_timestamp(self.since)
+            segments = [s for s in segments if s.modified is None or _utc_timestamp(s.modified) >= since]
         return committed, watermark, progress, segments
 
 
@@ -161,13 +168,18 @@ def starting_watermark(kind: str | None, since: datetime | date | float | str) -
         kind = "number" if isinstance(since, int | float) else "timestamp"
     value: Any
     if kind == "timestamp":
-        value = pd.Timestamp(since)
-        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+        value = _utc_timestamp(since)
     elif kind == "number":
         value = float(since)  # type: ignore[arg-type]
     else:
         value = since.isoformat() if isinstance(since, date) else str(since)
     return cursors.Watermark(kind, value)
+
+
+def _utc_timestamp(moment: datetime | date | float | str) -> pd.Timestamp:
+    """A date, datetime or ISO text as a UTC timestamp (naive means UTC)."""
+    value = pd.Timestamp(moment)  # type: ignore[arg-type]
+    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
 
 
 def _record(workspace: Workspace, name: str, summary: RunSummary) -> None:
