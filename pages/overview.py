@@ -1,4 +1,4 @@
-"""Overview: headline figures, the dataflows with their last status, and the latest runs."""
+"""Overview: is everything OK? The scheduler, each dataflow's state, recent failures, headline figures."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import streamlit as st
 from ui import data
 from ui.feedback import reported_errors
 from ui.routing import through_app
-from ui.widgets import dataflows_table, runs_table
+from ui.runs import dataflow_health, health_banner, recent_failures
+from ui.widgets import runs_table
 
 through_app()
 st.title("Overview")
-st.caption("What Tributary holds and how its latest runs went.")
+st.caption("Whether everything runs as it should, and what Tributary holds.")
 
 with reported_errors():
+    health = data.health()
+    health_banner(health)
+
     figures = data.overview()
     for column, (label, value) in zip(
         st.columns(5),
@@ -29,11 +33,11 @@ with reported_errors():
         column.metric(label, f"{value:,}", border=True)
 
     st.subheader("Dataflows")
-    flows = data.dataflows()
-    if flows.empty:
-        st.info("No dataflow yet: add a connection on **Sources**, then create one on **Dataflows**.")
-    else:
-        dataflows_table(flows)
+    dataflow_health(health.dataflows, data.record_counts())
+
+    st.subheader("Failures in the last 24 hours")
+    recent_failures(health.recent_failures)
 
     st.subheader("Latest runs")
     runs_table(data.runs(limit=10))
+    st.page_link("pages/runs.py", label="All runs, charts and diagnostics", icon=":material/history:")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from connectors.base import StreamInfo
+from core import monitoring
+from core.monitoring import RunFilter
 from core.services import Preview
 from core.studio import MappedSample
 from ui.state import workspace
@@ -51,6 +54,69 @@ def quarantined_rows(run_id: int) -> pd.DataFrame:
     source.index = errors.index
     reasons = errors[["source_key", "origin", "code", "field", "reason"]]
     return reasons.join(source, suffixes=("", " (source)"))
+
+
+def run_history(run_filter: RunFilter) -> pd.DataFrame:
+    """The runs a filter admits, newest first (at most core.monitoring.HISTORY_LIMIT)."""
+    return _history(*_plain(run_filter))
+
+
+def run_counts(run_filter: RunFilter) -> dict[str, int]:
+    """How many runs a filter admits, by status."""
+    return _counts(*_plain(run_filter))
+
+
+def run_timeline(run_filter: RunFilter) -> pd.DataFrame:
+    """Runs per hour, day or week and status, over every run a filter admits."""
+    return _timeline(*_plain(run_filter))
+
+
+def run(run_id: int) -> dict[str, Any]:
+    """One run with its dataflow's name, validation summary and warnings."""
+    return dict(workspace().store.run_row(run_id))
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def error_groups(run_id: int) -> pd.DataFrame:
+    """A run's quarantined rows by code and attribute, with counts and three examples each."""
+    return monitoring.error_groups(workspace().engine, run_id, workspace().run_errors(run_id))
+
+
+def health() -> monitoring.Health:
+    """Scheduler, dataflows and recent failures, as of now (never cached: it answers "is all well now?")."""
+    return monitoring.health(workspace().engine, datetime.now(UTC))
+
+
+@st.cache_data(ttl=2 * FRESH_SECONDS, show_spinner=False)
+def record_counts() -> pd.Series:
+    """How many records each dataflow holds (a COUNT per dataset: cached a little longer)."""
+    return monitoring.record_counts(workspace().engine)
+
+
+# Filters reach the caches as plain values: they hash (and pickle) whatever the module's reload state.
+def _plain(run_filter: RunFilter) -> tuple[Any, ...]:
+    return (
+        run_filter.dataflow,
+        run_filter.statuses,
+        run_filter.since,
+        run_filter.until,
+        run_filter.failures_only,
+    )
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Reading the run history…")
+def _history(*fields: Any) -> pd.DataFrame:
+    return monitoring.run_history(workspace().engine, RunFilter(*fields))
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _counts(*fields: Any) -> dict[str, int]:
+    return monitoring.count_runs(workspace().engine, RunFilter(*fields))
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _timeline(*fields: Any) -> pd.DataFrame:
+    return monitoring.status_timeline(workspace().engine, RunFilter(*fields))
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)

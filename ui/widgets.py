@@ -30,6 +30,7 @@ RUN_COLUMNS = {
     "failed": st.column_config.NumberColumn("Failed", format="localized"),
     "deleted": st.column_config.NumberColumn("Deleted", format="localized"),
     "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
+    "throughput": st.column_config.NumberColumn("Rows/s", format="localized", help="Received ÷ duration"),
     "error_code": "Error",
     "dataflow_version": st.column_config.NumberColumn(
         "Version", format="v%d", help="The dataflow version it ran"
