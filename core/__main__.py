@@ -76,9 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("errors", help="show a run's quarantined rows")
+    p = sub.add_parser("errors", help="show a run's quarantined rows (or write them as CSV/JSON)")
     p.add_argument("run_id", type=int)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--format", choices=["csv", "json"], help="write a file for a spreadsheet or a program")
+    p.add_argument("--output", help="file to write with --format (default: print)")
+
+    p = sub.add_parser("replay", help="re-ingest a run's quarantined rows through the current mapping")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("export", help="write connections and dataflows as YAML (secrets as ${ENV})")
     p.add_argument("path", nargs="?", help="file to write (default: print)")
@@ -174,6 +180,27 @@ def _dispatch(args: argparse.Namespace) -> int:
         ]
         runs = workspace.runs(args.dataflow, args.limit)
         _print_frame(runs[columns] if not runs.empty else runs, args.json)
+    elif args.command == "errors" and args.format:
+        from core.exports import to_csv_bytes, to_json_bytes
+
+        errors = workspace.run_errors(args.run_id)
+        body = (to_csv_bytes if args.format == "csv" else to_json_bytes)(errors)
+        if args.output:
+            Path(args.output).write_bytes(body)
+            print(f"wrote {len(errors):,} rows to {args.output}")
+        else:
+            sys.stdout.write(body.decode("utf-8"))
+    elif args.command == "replay":
+        summary = workspace.replay(args.run_id)
+        if args.json:
+            print(json.dumps(summary.as_dict()))
+        else:
+            print(
+                f"replay run {summary.run_id} of {summary.dataflow}: {summary.status} — "
+                f"{summary.received:,} rows replayed, {summary.ingested:,} ingested, "
+                f"{summary.failed:,} still failing"
+            )
+        return 1 if summary.status == "failed" else 0
     elif args.command == "errors":
         errors = workspace.run_errors(args.run_id)
         columns = ["source_key", "origin", "code", "field", "reason", "row"]

@@ -380,6 +380,12 @@ class Workspace:
         """Runs a dataflow now, in this process."""
         return self.dataflow_run(name, trigger=trigger, progress=progress).execute()
 
+    def replay(self, run_id: int) -> ingest.RunSummary:
+        """Re-ingests a run's quarantined rows through the current mapping, as a new run."""
+        from core.replay import replay
+
+        return replay(self, run_id)
+
     def runs(self, dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
         """Run history, newest first."""
         dataflow_id = self.store.dataflow_row(dataflow)["id"] if dataflow else None

@@ -97,3 +97,26 @@ def test_studio_commands_dry_run_drift_versions_restore_mapping(cli, workspace_d
     assert "changed order.currency" in versions
     assert "restored version 1 of shop_orders as version 3" in cli("restore", "shop_orders", "1").stdout
     assert "upper(currency)" in cli("mapping", "shop_orders").stdout
+
+
+def test_errors_export_neutralised_and_replay_after_a_mapping_fix(cli, workspace_dir, tmp_path):
+    cli("demo")
+    runs = json.loads(cli("runs", "crm_contacts", "--json").stdout)
+    run_id = next(r["id"] for r in runs if r["failed"])
+    failed = next(r["failed"] for r in runs if r["id"] == run_id)
+    target = tmp_path / "errors.csv"
+    assert (
+        f"wrote {failed:,} rows"
+        in cli("errors", str(run_id), "--format", "csv", "--output", str(target)).stdout
+    )
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert "reason" in lines[0] and len(lines) > failed
+    assert not any(cell.startswith(("=", "+", "@")) for line in lines for cell in line.split(","))
+    assert len(json.loads(cli("errors", str(run_id), "--format", "json").stdout)) == failed
+
+    config = tmp_path / "flow.yml"
+    fixed = "if(points == 'n/a', null, to_int(points))"
+    config.write_text(cli("export").stdout.replace("to_int(points)", fixed))
+    cli("apply", str(config))
+    replayed = json.loads(cli("replay", str(run_id), "--json", check=False).stdout)
+    assert replayed["received"] > 0 and replayed["ingested"] > 0
