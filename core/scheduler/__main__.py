@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tick-seconds", type=float, help="seconds between looks for due dataflows (10)")
     parser.add_argument("--run-timeout", type=float, metavar="SECONDS", help="give up on a run after this")
     parser.add_argument("--grace", type=float, metavar="SECONDS", help="on stop, wait this long for runs")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--log-level", default="INFO", help="Tributary's log level: DEBUG, INFO, WARNING")
     # Tests only: schedule time runs FACTOR times faster from ORIGIN (epoch seconds), shared by processes.
     parser.add_argument("--time-warp", metavar="ORIGIN:FACTOR", help=argparse.SUPPRESS)
     return parser
@@ -38,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the scheduler; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=logging.WARNING,  # libraries (Great Expectations, Alembic) are chatty below that
         format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("core").setLevel(args.log_level.upper())
     from core.scheduler.runner import Scheduler, warped_clock
     from core.scheduler.settings import SchedulerSettings
     from core.services import Workspace

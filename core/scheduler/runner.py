@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import schedule as ticks
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Connection, update
 
 from core.scheduler import health, runs, state
 from core.scheduler.settings import SchedulerSettings
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_FENCED_WAIT_S = 5.0  # on stop, how long a fenced-off run may take to notice
 
 
 @dataclass
@@ -54,7 +55,7 @@ class _Job:
     claim: state.Claim
     future: Future[state.Outcome] | None = None
     started: float | None = None  # time.monotonic() when a worker began it
-    abandoned: bool = False
+    given_up: tuple[str, str] | None = None  # (code, message) once abandoned
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -139,8 +140,13 @@ class Scheduler:
         try:
             outcome = runs.run_claimed(self.workspace, job.claim)
             with self._lock:
-                if job.abandoned:
-                    return outcome  # given up on: the timeout already recorded a retry
+                given_up = job.given_up
+            if given_up is not None:
+                # fenced off, the run failed on its lost lease; it stays what it was: abandoned
+                if outcome.run_id is not None and outcome.error_code == "lease_lost":
+                    with self.engine.begin() as c:
+                        _mark_abandoned(c, t.runs.c.id == outcome.run_id, *given_up)
+                return outcome  # its retry was recorded when it was given up
             try:
                 runs.record_scheduled(self.workspace, job.claim, outcome, self.clock(), self.settings)
             except Exception:
@@ -174,10 +180,15 @@ class Scheduler:
             )
         return [job.claim.name for job in overdue]
 
+    def abandoned(self) -> list[str]:
+        """The dataflows of runs given up on whose threads have not returned yet."""
+        with self._lock:
+            return sorted(job.claim.name for job in self._stuck if not job.done.is_set())
+
     def _abandon(self, job: _Job, code: str, message: str) -> None:
         """Fences off a run of this process and marks its run row abandoned."""
         with self._lock:
-            job.abandoned = True
+            job.given_up = (code, message)
             if self._jobs.get(job.claim.name) is job:
                 del self._jobs[job.claim.name]
             if not job.done.is_set():
@@ -185,11 +196,8 @@ class Scheduler:
         dataflow_id = job.claim.dataflow_id
         with self.engine.begin() as c:
             if leases.revoke(c, dataflow_id, leases.process_owner_prefix()):
-                c.execute(
-                    update(t.runs)
-                    .where(t.runs.c.dataflow_id == dataflow_id, t.runs.c.status == "running")
-                    .values(status="abandoned", finished_at=utcnow(), error_code=code, error_message=message)
-                )
+                running = (t.runs.c.dataflow_id == dataflow_id) & (t.runs.c.status == "running")
+                _mark_abandoned(c, running, code, message)
         log.warning("%s: %s", job.claim.name, message)
 
     # -- heartbeat ----------------------------------------------------------------
@@ -247,19 +255,29 @@ class Scheduler:
         """
         self._stopping.set()
         grace = self.settings.grace_s if grace_s is None else grace_s
-        finished = self.wait(timeout=grace)
         left = []
-        if not finished:
+        if not self.wait(timeout=grace):
             with self._lock:
                 jobs = list(self._jobs.values())
             for job in jobs:
                 self._abandon(job, "interrupted", "The scheduler stopped before the run finished.")
                 state.retry_soon(self.engine, job.claim.dataflow_id, self.clock())
                 left.append(job.claim.name)
+            # fenced off, most runs fail at their next commit: let them, so their rows end abandoned
+            wait([job.future for job in jobs if job.future is not None], timeout=_FENCED_WAIT_S)
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._registered:
             health.mark_stopped(self.engine, self.owner)
         return left
+
+
+def _mark_abandoned(conn: Connection, which: ColumnElement[bool], code: str, message: str) -> None:
+    """Marks run rows abandoned, with why."""
+    conn.execute(
+        update(t.runs)
+        .where(which)
+        .values(status="abandoned", finished_at=utcnow(), error_code=code, error_message=message)
+    )
 
 
 def warped_clock(origin: datetime, factor: float) -> Clock:

@@ -143,14 +143,17 @@ def test_a_run_stuck_past_its_timeout_is_abandoned_fenced_off_and_retried(worksp
         retry = state_of(workspace, "stuck")
         assert (retry.attempts, retry.retry_at) == (1, clock.now + timedelta(seconds=60))
         assert running.running() == []  # the dataflow may be submitted again
+        assert running.abandoned() == ["stuck"]  # though its thread still holds a worker
     finally:
         locker.rollback()
         locker.close()
     # unblocked, the stuck thread cannot commit anything: its lease is gone
-    deadline = time.monotonic() + 30
-    while run_rows(workspace, "stuck").iloc[-1]["error_code"] != "lease_lost":
-        assert time.monotonic() < deadline
+    wait_until = time.monotonic() + 30
+    while running.abandoned():
+        assert time.monotonic() < wait_until, "the stuck thread never returned"
         time.sleep(0.1)
+    stuck_run = run_rows(workspace, "stuck").iloc[-1]
+    assert (stuck_run["status"], stuck_run["error_code"]) == ("abandoned", "timeout")
     assert workspace.record_count("stuck") == 0
     clock.advance(seconds=60)
     assert tick(running) == ["stuck"]
