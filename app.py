@@ -19,6 +19,7 @@ navigation = st.navigation(
         "Operate": [
             st.Page("pages/dataflows.py", title="Dataflows", icon=":material/conversion_path:"),
             st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+            st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
         ],
     }
 )

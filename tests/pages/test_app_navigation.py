@@ -14,6 +14,7 @@ PAGES = {
     "pages/mapping.py": "Mapping",
     "pages/dataflows.py": "Dataflows",
     "pages/runs.py": "Runs",
+    "pages/alerts.py": "Alerts",
 }
 
 
