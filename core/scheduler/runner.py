@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -217,12 +217,20 @@ class Scheduler:
             return sorted(self._jobs)
 
     # -- the loop and stopping ------------------------------------------------------
-    def serve(self, stop: threading.Event) -> None:
-        """Ticks every ``tick_seconds`` (and beats in between) until ``stop`` is set."""
+    def serve(self, stop: threading.Event, also: Sequence[tuple[float, Callable[[], object]]] = ()) -> None:
+        """Ticks every ``tick_seconds`` (and beats in between) until ``stop`` is set.
+
+        Args:
+            stop: set it (a signal handler does) to return.
+            also: more ``(seconds, action)`` jobs for the same loop, e.g. dispatching
+                alerts; like a tick, a failing one is logged and tried again next time.
+        """
         jobs = ticks.Scheduler()
         # `schedule` types intervals as int, but takes fractional seconds (tests tick fast)
         jobs.every(self.settings.tick_seconds).seconds.do(self._safely, self.tick)  # type: ignore[arg-type]
         jobs.every(self.settings.beat_every).seconds.do(self._safely, self.beat)  # type: ignore[arg-type]
+        for seconds, action in also:
+            jobs.every(seconds).seconds.do(self._safely, action)  # type: ignore[arg-type]
         self._safely(self.tick)
         while not stop.is_set():
             idle = jobs.idle_seconds

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, update
 
-from core.scheduler import state
+from core.scheduler import Scheduler, SchedulerSettings, health, scheduler_status, state
 from core.store import tables as t
+from core.store.repository import utcnow
 from tests.scheduler.conftest import run_rows, save_files_dataflow, scheduler, tick
 
 HOURLY = {"every": "1 hour", "timezone": "Europe/Paris"}
@@ -155,3 +158,40 @@ def test_a_full_pool_claims_nothing_more_and_leaves_the_slots_to_others(workspac
     busy.wait(60)
     assert tick(busy) == ["c"]
     busy.shutdown()
+
+
+def test_serve_ticks_beats_and_runs_extra_jobs_until_stopped(workspace, source):
+    save_files_dataflow(workspace, "now", source, {"once": True})
+    running = Scheduler(workspace, SchedulerSettings(tick_seconds=0.1, heartbeat_seconds=0.1))
+    stop, calls = threading.Event(), []
+
+    def flaky() -> None:
+        calls.append(1)
+        raise RuntimeError("an extra job failing does not stop the loop")
+
+    server = threading.Thread(target=running.serve, args=(stop, [(0.05, flaky)]))
+    server.start()
+    try:
+        deadline = time.monotonic() + 30
+        while run_rows(workspace).empty or len(calls) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert scheduler_status(workspace.engine).alive
+    finally:
+        stop.set()
+        server.join(timeout=30)
+    assert running.shutdown() == []
+    assert not scheduler_status(workspace.engine).alive
+    assert run_rows(workspace)["status"].tolist() == ["succeeded"]
+
+
+def test_a_scheduler_is_alive_while_it_beats_within_three_intervals(workspace):
+    health.register(workspace.engine, "host:1:abc")
+    health.beat(workspace.engine, "host:1:abc", ["crm"])
+    now = utcnow()
+    status = scheduler_status(workspace.engine, now=now, heartbeat_seconds=10)
+    assert (status.alive, status.owners, status.running) == (True, ("host:1:abc",), ("crm",))
+    silent = scheduler_status(workspace.engine, now=now + timedelta(seconds=31), heartbeat_seconds=10)
+    assert (silent.alive, silent.owners, silent.last_beat) == (False, (), status.last_beat)
+    health.mark_stopped(workspace.engine, "host:1:abc")
+    assert not scheduler_status(workspace.engine, heartbeat_seconds=10).alive
