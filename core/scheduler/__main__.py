@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("core").setLevel(args.log_level.upper())
+    from core.alerts import AlertCenter
     from core.scheduler.runner import Scheduler, warped_clock
     from core.scheduler.settings import SchedulerSettings
     from core.services import Workspace
@@ -64,11 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         origin, _, factor = args.time_warp.partition(":")
         clock = warped_clock(datetime.fromtimestamp(float(origin), UTC), float(factor))
     scheduler = Scheduler(workspace, settings, clock=clock)
+    alerts = AlertCenter(workspace)
     log = logging.getLogger("core.scheduler")
     if args.once:
         scheduler.tick()
         scheduler.wait()
         scheduler.shutdown(grace_s=0)
+        try:
+            alerts.dispatch()
+        except Exception:
+            log.exception("alert dispatch failed")
         return 0
 
     stop = threading.Event()
@@ -86,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.workers,
         settings.tick_seconds,
     )
-    scheduler.serve(stop)
+    # alerts on every tick, in a thread of their own (a slow mail server never delays a tick)
+    scheduler.serve(stop, also=[(settings.tick_seconds, alerts.dispatch)])
     left = scheduler.shutdown()
     log.info("scheduler %s stopped", scheduler.owner)
     if left:

@@ -222,15 +222,17 @@ class Scheduler:
 
         Args:
             stop: set it (a signal handler does) to return.
-            also: more ``(seconds, action)`` jobs for the same loop, e.g. dispatching
-                alerts; like a tick, a failing one is logged and tried again next time.
+            also: more ``(seconds, action)`` jobs, e.g. dispatching alerts. Each runs
+                in a thread of its own, so a slow one (a mail server that does not
+                answer) never delays a tick; one still running when it is due again
+                is not started twice. A failing one is logged and tried next time.
         """
         jobs = ticks.Scheduler()
         # `schedule` types intervals as int, but takes fractional seconds (tests tick fast)
         jobs.every(self.settings.tick_seconds).seconds.do(self._safely, self.tick)  # type: ignore[arg-type]
         jobs.every(self.settings.beat_every).seconds.do(self._safely, self.beat)  # type: ignore[arg-type]
         for seconds, action in also:
-            jobs.every(seconds).seconds.do(self._safely, action)  # type: ignore[arg-type]
+            jobs.every(seconds).seconds.do(_Background(self._safely, action))  # type: ignore[arg-type]
         self._safely(self.tick)
         while not stop.is_set():
             idle = jobs.idle_seconds
@@ -277,6 +279,21 @@ class Scheduler:
         if self._registered:
             health.mark_stopped(self.engine, self.owner)
         return left
+
+
+class _Background:
+    """Starts an action in a daemon thread, unless its previous start is still running."""
+
+    def __init__(self, runner: Callable[[Callable[[], object]], None], action: Callable[[], object]) -> None:
+        self.runner, self.action = runner, action
+        self.thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        name = getattr(self.action, "__name__", "job")
+        self.thread = threading.Thread(target=self.runner, args=(self.action,), name=name, daemon=True)
+        self.thread.start()
 
 
 def _mark_abandoned(conn: Connection, which: ColumnElement[bool], code: str, message: str) -> None:
