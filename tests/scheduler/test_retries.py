@@ -120,10 +120,12 @@ def postgres_source() -> Iterator[tuple[dict, sa.Engine]]:
     engine.dispose()
 
 
-def test_a_run_stuck_past_its_timeout_is_abandoned_fenced_off_and_retried(workspace, postgres_source, clock):
+def test_a_run_stuck_past_its_timeout_is_abandoned_fenced_off_and_retried(
+    any_workspace, postgres_source, clock
+):
     config, source_engine = postgres_source
-    save_postgres_dataflow(workspace, "stuck", config, f"{config['schema']}.customers", HOURLY)
-    running = scheduler(workspace, clock, run_timeout_s=1.0, retry_backoff_s=60)
+    save_postgres_dataflow(any_workspace, "stuck", config, f"{config['schema']}.customers", HOURLY)
+    running = scheduler(any_workspace, clock, run_timeout_s=1.0, retry_backoff_s=60)
     tick(running)
     clock.set(2026, 3, 2, 10, 0)
     # someone holds an exclusive lock on the source table: the run's read waits for it
@@ -135,12 +137,12 @@ def test_a_run_stuck_past_its_timeout_is_abandoned_fenced_off_and_retried(worksp
         while not running.abandon_overdue():
             assert time.monotonic() < deadline, "the stuck run was never given up"
             time.sleep(0.2)
-        stuck_run = run_rows(workspace, "stuck").iloc[-1]
+        stuck_run = run_rows(any_workspace, "stuck").iloc[-1]
         assert (stuck_run["status"], stuck_run["error_code"]) == ("abandoned", "timeout")
-        with workspace.engine.connect() as c:
+        with any_workspace.engine.connect() as c:
             lease = c.execute(sa.select(t.leases)).mappings().one()
         assert lease["owner"] is None  # revoked: its token moved on
-        retry = state_of(workspace, "stuck")
+        retry = state_of(any_workspace, "stuck")
         assert (retry.attempts, retry.retry_at) == (1, clock.now + timedelta(seconds=60))
         assert running.running() == []  # the dataflow may be submitted again
         assert running.abandoned() == ["stuck"]  # though its thread still holds a worker
@@ -152,11 +154,11 @@ def test_a_run_stuck_past_its_timeout_is_abandoned_fenced_off_and_retried(worksp
     while running.abandoned():
         assert time.monotonic() < wait_until, "the stuck thread never returned"
         time.sleep(0.1)
-    stuck_run = run_rows(workspace, "stuck").iloc[-1]
+    stuck_run = run_rows(any_workspace, "stuck").iloc[-1]
     assert (stuck_run["status"], stuck_run["error_code"]) == ("abandoned", "timeout")
-    assert workspace.record_count("stuck") == 0
+    assert any_workspace.record_count("stuck") == 0
     clock.advance(seconds=60)
     assert tick(running) == ["stuck"]
-    assert run_rows(workspace, "stuck")["status"].iloc[-1] == "succeeded"
-    assert workspace.record_count("stuck") == 50
+    assert run_rows(any_workspace, "stuck")["status"].iloc[-1] == "succeeded"
+    assert any_workspace.record_count("stuck") == 50
     running.shutdown()
