@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dataflow")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("backfill", help="ingest an incremental dataflow's history again from a date")
+    p.add_argument("dataflow")
+    p.add_argument("--since", required=True, help="a date (2026-01-31), a timestamp, or a number")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser(
+        "scheduler", help="run the scheduler in the foreground (same as python -m core.scheduler)"
+    ).add_argument("options", nargs=argparse.REMAINDER, help="options of python -m core.scheduler")
+
     p = sub.add_parser("preview", help="show a sample of a stream")
     p.add_argument("connection")
     p.add_argument("stream")
@@ -129,6 +138,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from core import config
     from core.services import Workspace
 
+    if args.command == "scheduler":
+        from core.scheduler.__main__ import main as scheduler_main
+
+        return scheduler_main(args.options)
     if args.command == "docs":  # needs no workspace
         from core.mapping.functions import REFERENCE_PATH, write_reference
 
@@ -144,9 +157,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"and {len(applied['dataflows'])} dataflow(s): "
             + ", ".join(applied["connections"] + applied["dataflows"])
         )
-    elif args.command == "run":
+    elif args.command in ("run", "backfill"):
+        from core.scheduler import backfill, run_now
+
         progress = _TerminalProgress() if not args.json else None
-        summary = workspace.run(args.dataflow, progress=progress)
+        if args.command == "run":  # the same path as the scheduler's and the dashboard's "Run now"
+            summary = run_now(workspace, args.dataflow, progress=progress)
+        else:
+            summary = backfill(workspace, args.dataflow, args.since, progress=progress)
         if progress:
             progress.close()
         if args.json:

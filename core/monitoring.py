@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, RowMapping, Select, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.scheduler.health import alive_window
 from core.store import tables as t
 
 #: Every status a run can have, in the order people read them.
@@ -24,8 +25,6 @@ STATUSES = ("succeeded", "partial", "failed", "running", "abandoned")
 FAILED_STATUSES = ("failed", "abandoned")
 #: The most runs a history read returns (newest first); charts plot fewer still.
 HISTORY_LIMIT = 5_000
-#: A scheduler is alive when it wrote a heartbeat this recently.
-ALIVE_WITHIN = timedelta(seconds=90)
 #: A scheduled dataflow is late when its next run was due longer ago than this.
 LATE_AFTER = timedelta(minutes=5)
 #: What the status line says when scheduled dataflows have no scheduler, by scheduler state.
@@ -218,7 +217,8 @@ def _describe(errors: pd.DataFrame) -> pd.Series:
 class SchedulerHealth:
     """Whether a scheduler process is alive, from the heartbeats in the store.
 
-    ``state`` is ``alive`` (a heartbeat within :data:`ALIVE_WITHIN`), ``down``
+    ``state`` is ``alive`` (a heartbeat within three heartbeat intervals, as the
+    scheduler itself judges), ``down``
     (its heartbeats stopped without it saying it stopped: it crashed or hangs),
     ``stopped`` (it stopped cleanly) or ``not started`` (no heartbeat ever).
     """
@@ -426,7 +426,7 @@ def _scheduler(beating: Any, stopped: Any, now: datetime) -> SchedulerHealth:
     """From the newest heartbeat of a running scheduler and the newest of a stopped one."""
     beat_at = _utc_or_none(beating["beat_at"]) if beating is not None else None
     stopped_at = _utc_or_none(stopped["stopped_at"]) if stopped is not None else None
-    if beat_at is not None and beat_at >= now - ALIVE_WITHIN:
+    if beat_at is not None and beat_at >= now - alive_window():
         return SchedulerHealth("alive", beat_at, beating["host"], tuple(beating["running"] or ()))
     if stopped_at is not None and (beat_at is None or stopped_at >= beat_at):
         return SchedulerHealth("stopped", _utc_or_none(stopped["beat_at"]), stopped["host"])

@@ -327,6 +327,10 @@ class Workspace:
                 f"dataflow {name!r}: sync.cursor: an incremental sync from a {cls.title} source needs a "
                 "cursor column (a timestamp or an increasing number)"
             )
+        if parsed.schedule is not None:
+            from core.scheduler.timetable import validate_schedule
+
+            validate_schedule(parsed.schedule)
         compiled = compile_mapping(parsed.mapping, self.schema)
         QualitySuite.parse(parsed.quality).check_columns(compiled.targets)
         return parsed

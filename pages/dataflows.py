@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.ingest import RunSummary
+from core.scheduler import run_now
 from ui import data
 from ui.dataflow_form import new_dataflow_form
 from ui.feedback import attempt, reported_errors, required
@@ -42,7 +43,7 @@ else:
                     f"ingested {summary.ingested:,}, failed {summary.failed:,}",
                 )
 
-            summary = attempt(workspace().run, name, progress=show_progress)
+            summary = attempt(run_now, workspace(), name, progress=show_progress)
             data.refresh()
             if summary is None:
                 status.update(label=f"{name} could not run", state="error")

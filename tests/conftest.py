@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.services import Workspace
+
+# The dashboard starts a scheduler process when none is alive; tests that want one start it themselves.
+os.environ.setdefault("TRIBUTARY_SCHEDULER", "0")
 from tests.services import POSTGRES, require_service
 
 

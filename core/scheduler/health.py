@@ -81,16 +81,21 @@ def mark_stopped(engine: Engine, owner: str) -> None:
         )
 
 
+def alive_window(heartbeat_seconds: float | None = None) -> timedelta:
+    """How recent a heartbeat must be for its scheduler to count as alive: three intervals."""
+    interval = heartbeat_seconds or SchedulerSettings.from_environment().heartbeat_seconds
+    return timedelta(seconds=3 * interval)
+
+
 def scheduler_status(
     engine: Engine, *, now: datetime | None = None, heartbeat_seconds: float | None = None
 ) -> SchedulerStatus:
     """Whether a scheduler is alive: a beat within three heartbeat intervals, not stopped."""
-    interval = heartbeat_seconds or SchedulerSettings.from_environment().heartbeat_seconds
     now = now or utcnow()
     with engine.connect() as c:
         rows = list(c.execute(select(_beats)).mappings())
     beats = [as_utc(row["beat_at"]) for row in rows]
-    fresh = now - timedelta(seconds=3 * interval)
+    fresh = now - alive_window(heartbeat_seconds)
     live = [row for row in rows if row["stopped_at"] is None and (as_utc(row["beat_at"]) or now) >= fresh]
     running = sorted({name for row in live for name in (row["running"] or [])})
     return SchedulerStatus(

@@ -44,3 +44,35 @@ def test_a_first_deep_link_after_a_restart_still_goes_through_app_py(monkeypatch
     assert not at.exception
     assert at.title[0].value == "Runs"
     assert "Tributary" in texts(at.sidebar.caption)  # app.py ran: its chrome is there
+
+
+def test_opening_the_dashboard_starts_the_scheduler_when_none_is_alive(
+    demo_workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One command runs the product: the dashboard's first open starts `python -m core.scheduler`."""
+    import os
+    import signal
+    import time
+
+    import streamlit as st
+
+    from core.scheduler import scheduler_status
+    from core.scheduler.health import _spawned
+    from core.services import Workspace
+
+    monkeypatch.setenv("TRIBUTARY_SCHEDULER", "1")
+    monkeypatch.setenv("TRIBUTARY_SCHEDULER_HEARTBEAT_S", "1")
+    st.cache_resource.clear()  # as a fresh dashboard process
+    engine = Workspace.open().engine
+    try:
+        open_page()
+        deadline = time.monotonic() + 60
+        while not scheduler_status(engine).alive and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert scheduler_status(engine).alive
+        assert (demo_workspace / "scheduler.log").exists()
+    finally:
+        for child in list(_spawned):
+            os.kill(child.pid, signal.SIGTERM)
+            child.wait(timeout=60)
+        st.cache_resource.clear()
