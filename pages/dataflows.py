@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import streamlit as st
 
 from core.ingest import RunSummary
-from core.scheduler import run_now
+from core.scheduler import backfill, run_now
 from ui import data
 from ui.dataflow_form import new_dataflow_form
 from ui.feedback import attempt, reported_errors, required
@@ -66,6 +68,18 @@ if not flows.empty:
                 workspace().save_dataflow(chosen, {**updated, **({"schedule": schedule} if schedule else {})})
                 data.refresh()
                 st.success(f"Saved: **{chosen}** {describe_schedule(schedule, enabled)}.")
+        if spec.sync.mode == "incremental":
+            since_column, go_column = st.columns([2, 3], vertical_alignment="bottom")
+            since = since_column.date_input(
+                "Backfill from",
+                value=date.today() - timedelta(days=30),
+                key=f"dataflows.backfill.since.{chosen}",
+                help="Reads the history again from this date; records are upserted, never doubled.",
+            )
+            if go_column.button("Backfill now", key="dataflows.backfill"):
+                with reported_errors(), st.spinner(f"Backfilling {chosen} from {since}…"):
+                    run_summary(backfill(workspace(), chosen, since))
+                    data.refresh()
 
 with st.expander("Create a dataflow", icon=":material/add_circle:", expanded=flows.empty):
     connections = required(data.connections)

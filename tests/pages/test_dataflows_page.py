@@ -83,3 +83,17 @@ def test_a_schedule_is_set_paused_and_removed_from_the_page() -> None:
     spec = Workspace.open().dataflow_spec("shop_orders")
     assert spec.schedule is None and spec.enabled is True
     Workspace.open().save_dataflow("shop_orders", original)  # as the other page tests expect it
+
+
+def test_backfill_an_incremental_dataflow_from_a_date() -> None:
+    from datetime import date
+
+    at = open_page("pages/dataflows.py")
+    at.selectbox(key="dataflows.schedule.name").set_value("crm_contacts").run()
+    at.date_input(key="dataflows.backfill.since.crm_contacts").set_value(date(2000, 1, 1)).run()
+    at.button(key="dataflows.backfill").click().run()
+    assert not at.exception
+    runs = Workspace.open().runs("crm_contacts")
+    latest = runs.iloc[0]
+    assert latest["trigger"] == "backfill" and latest["received"] == 1000  # the whole history again
+    assert Workspace.open().record_count("crm_contacts") == latest["ingested"]  # upserted, never doubled
