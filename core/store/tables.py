@@ -152,6 +152,43 @@ identities = Table(
     Index("ix_identities_namespace_value", "namespace", "value"),
 )
 
+profile_members = Table(
+    "profile_members",
+    metadata,
+    Column("dataflow_id", Integer, primary_key=True),
+    Column("source_key", Text, primary_key=True),
+    Column("profile_id", String(40), nullable=False),  # deterministic from the profile's members
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_profile_members_profile", "profile_id"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("profile_id", String(40), primary_key=True),
+    Column("members", Integer, nullable=False),  # records merged into it
+    Column("identities", JSON, nullable=False),  # namespace -> [values]
+    Column("dataflows", JSON, nullable=False),  # dataflow names contributing records
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+profile_decisions = Table(
+    "profile_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile_id", String(40)),
+    Column("dataflow_id", Integer),
+    Column("source_key", Text),
+    Column("namespace", String(100), nullable=False),
+    Column("value", Text),
+    Column("rule", String(50), nullable=False),  # merged | blocked_value | namespace_limit | ...
+    Column("detail", Text, nullable=False),  # why, in words
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_profile_decisions_profile", "profile_id"),
+    Index("ix_profile_decisions_record", "dataflow_id", "source_key"),
+)
+
 schedule_state = Table(
     "schedule_state",
     metadata,
