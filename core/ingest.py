@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, update
 
 from connectors.base import (
     Connector,
@@ -29,7 +29,7 @@ from connectors.base import (
     StreamNotFoundError,
 )
 from core import cursor as cursors
-from core import drift
+from core import drift, profiles
 from core.chunks import ChunkProcessor, PreparedChunk
 from core.errors import (
     ConfigurationError,
@@ -41,7 +41,7 @@ from core.errors import (
 from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
 from core.quality import ValidationSummary
-from core.store import bulk, datasets
+from core.store import datasets
 from core.store import tables as t
 from core.store.leases import Lease
 from core.store.repository import Store, utcnow
@@ -308,13 +308,7 @@ class DataflowRun:
             if sync.mode == "full_refresh":
                 summary.deleted = datasets.delete_stale(conn, table, generation)
                 if summary.deleted:
-                    keys = select(table.c[datasets.KEY])
-                    conn.execute(
-                        delete(t.identities).where(
-                            t.identities.c.dataflow_id == self.dataflow_id,
-                            t.identities.c.source_key.not_in(keys),
-                        )
-                    )
+                    profiles.forget_missing(conn, self.dataflow_id, table)
                 new_state: dict[str, Any] = {}
             else:
                 new_state = {"objects": objects} if objects else {}
@@ -380,21 +374,10 @@ class DataflowRun:
     def _write_identities(self, conn: Connection, records: pd.DataFrame) -> None:
         if not self.spec.identities:
             return
-        keys = pd.DataFrame({"dataflow_id": self.dataflow_id, "source_key": records[datasets.KEY]})
-        bulk.delete_where(conn, t.identities, keys, ["dataflow_id", "source_key"])
-        frames = []
-        for namespace, attribute in self.spec.identities.items():
-            values = records[attribute].astype("string").str.strip()
-            if namespace == "email":
-                values = values.str.lower()
-            present = values.notna() & (values != "")
-            frames.append(keys[present].assign(namespace=namespace, value=values[present]))
-        bulk.upsert(
-            conn,
-            t.identities,
-            pd.concat(frames, ignore_index=True),
-            ["dataflow_id", "source_key", "namespace"],
-        )
+        # normalised by namespace, placeholders refused; then the affected profiles re-clustered
+        values = {namespace: records[attribute] for namespace, attribute in self.spec.identities.items()}
+        changed = profiles.write_identities(conn, self.dataflow_id, records[datasets.KEY], values)
+        profiles.maintain(conn, self.dataflow_id, changed)
 
     def _write_errors(self, conn: Connection, errors: pd.DataFrame, run_id: int) -> None:
         if errors.empty:

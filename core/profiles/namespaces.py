@@ -128,7 +128,8 @@ _EMAIL_PLACEHOLDER_LOCAL = (
 )
 _PHONE_PLACEHOLDER_DIGITS = frozenset({"1234567890", "0123456789", "123456789", "12345678", "0987654321"})
 # Any run of 7+ equal digits at the end of a number (+33600000000, 555-1111111) is made up.
-_PHONE_REPEATED = r"(\d)\1{6,}$"
+_PHONE_REPEATED = "(?:" + "|".join(f"{d}{{7}}" for d in range(10)) + ")$"
+_PHONE_ONE_DIGIT = "^(?:" + "|".join(f"{d}+" for d in range(10)) + ")$"
 
 
 class _NamespaceSetting(BaseModel):
@@ -264,7 +265,7 @@ class IdentityRules:
             digits = text.str.replace(r"\D", "", regex=True)
             return (
                 convert.flags(digits.isin(_PHONE_PLACEHOLDER_DIGITS))
-                | convert.flags(digits.str.fullmatch(r"(\d)\1*"))
+                | convert.flags(digits.str.contains(_PHONE_ONE_DIGIT, regex=True))
                 | convert.flags(normalised.str.contains(_PHONE_REPEATED, regex=True))
             )
         return np.zeros(len(text), dtype=bool)
@@ -273,7 +274,8 @@ class IdentityRules:
 def load_rules(conn: Connection) -> IdentityRules:
     """The workspace's identity rules, from its settings (built-ins when none are set)."""
     keys = (NAMESPACES_SETTING, BLOCKED_SETTING, REGION_SETTING)
-    rows = dict(conn.execute(select(t.settings.c.key, t.settings.c.value).where(t.settings.c.key.in_(keys))))
+    query = select(t.settings.c.key, t.settings.c.value).where(t.settings.c.key.in_(keys))
+    rows = {key: value for key, value in conn.execute(query)}
     return IdentityRules.from_settings(
         rows.get(NAMESPACES_SETTING),
         rows.get(BLOCKED_SETTING),
