@@ -67,7 +67,10 @@ def runs_frame(engine) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("processes", [2, 5])
-def test_racing_schedulers_never_overlap_a_dataflow_nor_run_a_slot_twice(any_workspace, tmp_path, processes):
+def test_racing_schedulers_never_overlap_a_dataflow_nor_run_a_slot_twice(
+    any_workspace, tmp_path, processes, monkeypatch
+):
+    monkeypatch.setenv("TRIBUTARY_MIN_INTERVAL_MINUTES", "1")  # saving checks it, as the schedulers do
     folder = tmp_path / "source"
     folder.mkdir()
     write_customers(folder / "customers.csv", 6000)
