@@ -36,7 +36,7 @@ def cli(workspace_dir: Path):
 def test_demo_then_every_read_command(cli, workspace_dir):
     cli("demo")
     runs = json.loads(cli("runs", "--json").stdout)
-    assert {r["dataflow"] for r in runs} == {"crm_contacts", "shop_orders"}
+    assert {r["dataflow"] for r in runs} == {"crm_contacts", "shop_orders", "loyalty_members"}
     contacts = next(r for r in runs if r["dataflow"] == "crm_contacts")
     assert contacts["received"] == 1000
     assert contacts["received"] == contacts["ingested"] + contacts["failed"]
@@ -68,7 +68,7 @@ def test_export_writes_yaml_that_applies_back(cli, workspace_dir, tmp_path):
     cli("export", str(target))
     text = target.read_text()
     assert "crm_contacts" in text and "demo_files" in text
-    assert "applied 1 connection(s) and 2 dataflow(s)" in cli("apply", str(target)).stdout
+    assert "applied 1 connection(s) and 3 dataflow(s)" in cli("apply", str(target)).stdout
 
 
 def test_errors_exit_2_with_a_message_and_no_traceback(cli, workspace_dir):
