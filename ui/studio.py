@@ -224,6 +224,18 @@ def dry_run_report(report: DryRunReport) -> None:
         strict=True,
     ):
         column.metric(label, f"{value:,}")
+    if report.links_profiles:
+        profiles = st.columns(6)
+        for column, (label, value, tip) in zip(
+            profiles,
+            [
+                ("New profiles", report.profiles_new, "People no profile holds yet"),
+                ("Profiles joined", report.profiles_joined, "Existing profiles the records would add to"),
+                ("Profiles merged", report.profiles_merged, "Existing profiles that would become one"),
+            ],
+            strict=False,
+        ):
+            column.metric(label, f"{value:,}", help=tip)
     if not report.reasons.empty:
         st.markdown("**Why rows would be quarantined**")
         st.dataframe(report.reasons, hide_index=True, width="stretch")

@@ -85,6 +85,7 @@ def test_studio_commands_dry_run_drift_versions_restore_mapping(cli, workspace_d
     dry = json.loads(cli("dry-run", "shop_orders", "--json").stdout)
     assert dry["scope"] == "source" and dry["received"] > 0
     assert dry["new"] == 0 and dry["updated"] == dry["ingested"]  # the demo already ran it once
+    assert (dry["profiles_new"], dry["profiles_joined"], dry["profiles_merged"]) == (0, 0, 0)
     assert "no drift" in cli("drift", "shop_orders").stdout
     exported = cli("mapping", "shop_orders", "--format", "csv").stdout
     assert exported.splitlines()[0] == "attribute,source,identity"

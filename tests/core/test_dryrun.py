@@ -105,3 +105,80 @@ def test_a_dry_run_reports_breaking_drift(workspace, folder):
     dry = workspace.studio.dry_run("people", sample_rows=None)
     assert dry.would_fail and "'email' was removed" in dry.would_fail
     assert [c["column"] for c in dry.drift] == ["email"]
+
+
+def _flow(workspace, name: str, stream: str, key: str, identities: dict[str, str]) -> None:
+    mapping = {"crmId": "id", "loyaltyId": "id", "personalEmail.address": "email"}
+    mapping = {a: c for a, c in mapping.items() if a in identities.values()}
+    mapping["mobilePhone.number"] = "phone"
+    workspace.save_dataflow(
+        name,
+        {
+            "source": {"connection": "src", "stream": stream},
+            "sync": {"mode": "full_refresh", "primary_key": [key], "chunk_size": 3},
+            "mapping": mapping,
+            "identities": identities,
+        },
+    )
+
+
+def _profiles(workspace) -> int:
+    with workspace.engine.connect() as c:
+        return int(c.execute(select(func.count()).select_from(t.profiles)).scalar_one())
+
+
+def test_a_dry_run_forecasts_the_profiles_a_run_creates_joins_and_merges(workspace, folder):
+    workspace.save_connection("src", "files", {"url": str(folder)})
+    (folder / "crm.csv").write_text(
+        "id,email,phone\n1,a@x.io,+33612345671\n2,b@x.io,+33612345672\n3,c@x.io,+33612345673\n",
+        encoding="utf-8",
+    )
+    (folder / "news.csv").write_text("email,phone\ne@x.io,\nz@x.io,\n", encoding="utf-8")
+    people = {"crm_id": "crmId", "email": "personalEmail.address", "phone": "mobilePhone.number"}
+    _flow(workspace, "crm", "crm.csv", "id", people)
+    _flow(workspace, "news", "news.csv", "email", {"email": "personalEmail.address"})
+    workspace.run("crm")
+    workspace.run("news")
+    before = _profiles(workspace)
+    assert before == 5
+    (folder / "loyalty.csv").write_text(
+        "id,email,phone\n"
+        "L1, A@X.IO ,\n"  # joins crm 1 (case and whitespace are normalised)
+        "L2,,+33 6 12 34 56 72\n"  # joins crm 2 by phone
+        "L3,e@x.io,+33612345673\n"  # merges crm 3 and the newsletter's e@x.io
+        "L4,f@x.io,\n"  # a new person, and another member with their email: kept apart,
+        "L5,F@x.io,\n"  # as a profile holds one loyalty_id: two new profiles
+        "L6,test@test.com,\n"  # placeholders link no one: two more new profiles
+        "L7,test@test.com,0000000000\n",
+        encoding="utf-8",
+    )
+    _flow(
+        workspace,
+        "loyalty",
+        "loyalty.csv",
+        "id",
+        {"loyalty_id": "loyaltyId", "email": "personalEmail.address", "phone": "mobilePhone.number"},
+    )
+    dry = workspace.studio.dry_run("loyalty", sample_rows=None)
+    assert (dry.profiles_new, dry.profiles_joined, dry.profiles_merged) == (4, 2, 2)
+    assert dry.as_dict()["profiles_merged"] == 2
+    assert _profiles(workspace) == before  # nothing written
+
+    workspace.run("loyalty")
+    assert _profiles(workspace) == before + 4 - 1  # two of them became one
+    again = workspace.studio.dry_run("loyalty", sample_rows=None)
+    assert (again.profiles_new, again.profiles_joined, again.profiles_merged) == (0, 0, 0)
+
+    # a full refresh that drops L5 and moves L4 onto crm 2's phone: L4 joins crm 2, nothing new
+    (folder / "loyalty.csv").write_text(
+        "id,email,phone\nL1,a@x.io,\nL4,f@x.io,+33612345672\nL8,g@x.io,\n", encoding="utf-8"
+    )
+    moved = workspace.studio.dry_run("loyalty", sample_rows=None)
+    assert (moved.profiles_new, moved.profiles_joined, moved.profiles_merged) == (1, 1, 0)
+
+
+def test_a_dataflow_without_identities_forecasts_no_profiles(workspace, folder):
+    write(folder / "a.csv", rows(range(0, 10)))
+    save(workspace, folder)
+    dry = workspace.studio.dry_run("people", sample_rows=None)
+    assert (dry.profiles_new, dry.profiles_joined, dry.profiles_merged) == (0, 0, 0)
