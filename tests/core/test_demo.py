@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from core import demo
+from core.store import tables as t
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +67,68 @@ def test_the_demo_data_is_the_same_every_time(tmp_path: Path, written):
     contacts = demo.write_contacts(tmp_path / "contacts.csv")
     pd.testing.assert_frame_equal(contacts, written["contacts"])
     pd.testing.assert_frame_equal(demo.write_loyalty(tmp_path / "m.csv", contacts), written["loyalty"])
+
+
+def test_the_installed_demo_links_each_person_across_sources_and_never_two_people(workspace, tmp_path):
+    demo.install(workspace)
+    runs = workspace.runs()
+    assert set(runs["dataflow"]) == {"crm_contacts", "shop_orders", "loyalty_members"}
+    assert runs.set_index("dataflow").at["loyalty_members", "status"] == "succeeded"
+
+    # who each record really is: a CRM customer id, or a stranger's email (or loyalty id)
+    contacts = demo.write_contacts(tmp_path / "contacts.csv")
+    loyalty = demo.write_loyalty(tmp_path / "members.csv", contacts)
+    guests = loyalty.loc[loyalty["crm_id"].isna(), "email"].dropna().str.strip().str.lower()
+    orders = demo.write_orders(
+        tmp_path / "orders", contacts=contacts, guests=guests[~guests.str.startswith("test@")]
+    )
+    typed = loyalty["email"].str.strip().str.lower()
+    placeholder = typed == "test@test.com"  # three different people typed it
+    stranger = typed.where(~placeholder, None).fillna(loyalty["loyalty_id"])
+    truth = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "dataflow": "crm_contacts",
+                    "key": contacts["customer_id"],
+                    "person": contacts["customer_id"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "dataflow": "shop_orders",
+                    "key": orders["order_id"],
+                    "person": orders["customer_id"].fillna(orders["email"]),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "dataflow": "loyalty_members",
+                    "key": loyalty["loyalty_id"],
+                    "person": loyalty["crm_id"].fillna(stranger),
+                }
+            ),
+        ]
+    )
+    with workspace.engine.connect() as c:
+        members = pd.DataFrame(
+            c.execute(
+                select(
+                    t.dataflows.c.name, t.profile_members.c.source_key, t.profile_members.c.profile_id
+                ).join(t.dataflows, t.dataflows.c.id == t.profile_members.c.dataflow_id)
+            ).all(),
+            columns=["dataflow", "key", "profile_id"],
+        )
+    linked = members.merge(truth, on=["dataflow", "key"], validate="one_to_one")
+    assert len(linked) == len(members)
+    # no false merge, placeholders included
+    assert (linked.groupby("profile_id")["person"].nunique() == 1).all()
+    typed_it = linked["key"].isin(loyalty.loc[placeholder, "loyalty_id"])
+    assert linked.loc[typed_it, "profile_id"].nunique() == 3
+    profiles_per_person = linked.groupby("person")["profile_id"].nunique()
+    # a few stay apart: their only shared value is a phone the CRM holds in an invalid form, or a CRM row
+    # that was quarantined; every other person is one profile across the three sources
+    assert (profiles_per_person > 1).sum() <= 20
+    members_of = {name: linked[linked["dataflow"] == name] for name in ("crm_contacts", "loyalty_members")}
+    together = members_of["loyalty_members"].merge(members_of["crm_contacts"], on=["person", "profile_id"])
+    assert len(together) > 400  # most of the 480 members who are CRM contacts share their profile
