@@ -1,0 +1,410 @@
+"""Unified profiles on read: look one up by identity, explain it, count them all.
+
+A profile is computed when asked for, from the identity graph's tables (which
+record belongs to which profile) and the dataflows' datasets (the records),
+through a merge policy (:mod:`core.profiles.merge`). A lookup by identity
+touches only indexes and the profile's own records: the identities index on
+(namespace, value), the members' primary key and index on profile_id, and
+each dataset's key, so it costs O(members) whatever the number of profiles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import Connection, String, and_, cast, func, select, union
+
+from core.errors import ConfigurationError, NotFoundError
+from core.models import NAME_PATTERN
+from core.profiles import merge as merging
+from core.profiles.namespaces import IdentityRules, load_rules
+from core.store import datasets
+from core.store import tables as t
+
+if TYPE_CHECKING:
+    from core.services import Workspace
+
+ATTRIBUTE_COLUMNS = ("attribute", "value", "dataflow", "source_key", "timestamp")
+IDENTITY_COLUMNS = ("namespace", "value", "dataflow", "source_key")
+TRAIL_COLUMNS = ("created_at", "rule", "namespace", "value", "dataflow", "source_key", "records", "detail")
+SEARCH_COLUMNS = ("namespace", "value", "profile_id", "records")
+
+
+class AmbiguousIdentityError(ConfigurationError):
+    """An identity value belongs to records of several profiles (a shared or blocked value)."""
+
+    code = "ambiguous_identity"
+
+
+@dataclass(frozen=True)
+class UnifiedProfile:
+    """One customer as a merge policy shows them, with where every value came from.
+
+    Attributes:
+        profile_id: the graph's id for the profile.
+        policy: the name of the merge policy that chose the attributes.
+        attributes: attribute, value, and the record that won (dataflow, source_key, timestamp).
+        identities: every identity value of the profile's records (namespace, value, dataflow, source_key).
+        records: dataflow name -> the profile's records in that dataflow's dataset.
+        trail: the graph's decisions on these records, oldest first: ``merged`` rows name
+            an identity value that links records (``records``: which ones, as
+            ``dataflow:source_key``); ``blocked_value``, ``invalid_value`` and
+            ``namespace_limit`` rows name a record whose value did not link, and why
+            (created_at, rule, namespace, value, dataflow, source_key, records, detail).
+    """
+
+    profile_id: str
+    policy: str
+    attributes: pd.DataFrame
+    identities: pd.DataFrame
+    records: dict[str, pd.DataFrame] = field(default_factory=dict)
+    trail: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TRAIL_COLUMNS)))
+
+    @property
+    def dataflows(self) -> list[str]:
+        """The dataflows contributing records, by name."""
+        return sorted(name for name, frame in self.records.items() if not frame.empty)
+
+    @property
+    def members(self) -> int:
+        """How many records the profile merges."""
+        return sum(len(frame) for frame in self.records.values())
+
+    def value(self, attribute: str, default: Any = None) -> Any:
+        """The merged value of one attribute, or ``default``."""
+        rows = self.attributes[self.attributes["attribute"] == attribute]
+        return default if rows.empty else rows["value"].iloc[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The profile as plain data (times as ``datetime``), for JSON output."""
+        return {
+            "profile_id": self.profile_id,
+            "policy": self.policy,
+            "dataflows": self.dataflows,
+            "members": self.members,
+            "attributes": {
+                row["attribute"]: {k: row[k] for k in ATTRIBUTE_COLUMNS[1:]}
+                for row in _plain_records(self.attributes)
+            },
+            "identities": _plain_records(self.identities),
+            "records": {name: _plain_records(frame) for name, frame in self.records.items()},
+            "trail": _plain_records(self.trail),
+        }
+
+
+class Profiles:
+    """Unified profiles of a workspace: lookups, the explorer's search, counts and merge policies."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.engine = workspace.engine
+
+    # -- merge policies -------------------------------------------------------
+    def policies(self) -> dict[str, merging.MergePolicy]:
+        """The workspace's merge policies by name, ``default`` always among them."""
+        return merging.load_policies(self.workspace.setting(merging.SETTING, {}))
+
+    def save_policy(self, name: str, policy: merging.MergePolicy | Mapping[str, Any]) -> None:
+        """Adds or replaces a named merge policy (``default`` replaces the default one)."""
+        if not re.match(NAME_PATTERN, name):
+            raise ConfigurationError(
+                f"policy name {name!r} must start with a letter and use only letters, digits, '_' or '-'"
+            )
+        parsed = merging.parse_policy(name, policy)
+        known = {flow.name for flow in self._dataflows()}
+        unknown = sorted((set(parsed.order) | set(parsed.timestamps)) - known)
+        if unknown:
+            raise ConfigurationError(f"merge policy {name!r}: no dataflow named {', '.join(unknown)}")
+        stored = dict(self.workspace.setting(merging.SETTING, {}) or {})
+        stored[name] = parsed.model_dump(mode="json", exclude_defaults=True)
+        self.workspace.save_setting(merging.SETTING, stored)
+
+    def delete_policy(self, name: str) -> None:
+        """Removes a named policy (removing ``default`` restores the built-in timestamp policy)."""
+        stored = dict(self.workspace.setting(merging.SETTING, {}) or {})
+        if stored.pop(name, None) is None:
+            raise NotFoundError(f"no saved merge policy {name!r}")
+        self.workspace.save_setting(merging.SETTING, stored)
+
+    # -- lookups ------------------------------------------------------------
+    def normalise(self, namespace: str, value: str) -> tuple[str | None, str | None]:
+        """An identity value as the graph stores it, or (None, why it links no one)."""
+        with self.engine.connect() as conn:
+            return normalise_identity(load_rules(conn), namespace, value)
+
+    def profile_ids(self, namespace: str, value: str, limit: int = 20) -> list[str]:
+        """The profiles whose records carry the identity (normalised as the graph does)."""
+        i, m = t.identities, t.profile_members
+        with self.engine.connect() as conn:
+            normalised, _ = normalise_identity(load_rules(conn), namespace, value)
+            if normalised is None:
+                return []
+            query = (
+                select(m.c.profile_id)
+                .select_from(
+                    i.join(m, and_(m.c.dataflow_id == i.c.dataflow_id, m.c.source_key == i.c.source_key))
+                )
+                .where(i.c.namespace == namespace, i.c.value == normalised)
+                .distinct()
+                .order_by(m.c.profile_id)
+                .limit(limit)
+            )
+            return list(conn.execute(query).scalars())
+
+    def lookup(self, namespace: str, value: str, policy: str | None = None) -> UnifiedProfile | None:
+        """The profile an identity belongs to, or None.
+
+        Raises:
+            AmbiguousIdentityError: the value is on records of several profiles
+                (a shared value the graph did not link on); :meth:`search` lists them.
+        """
+        found = self.profile_ids(namespace, value, limit=2)
+        if not found:
+            return None
+        if len(found) > 1:
+            raise AmbiguousIdentityError(
+                f"{namespace}:{value} is on records of several profiles (a shared or blocked value, "
+                "which does not link records); search for it to see them"
+            )
+        return self.get(found[0], policy)
+
+    def get(self, profile_id: str, policy: str | None = None) -> UnifiedProfile:
+        """A profile by id, merged by the named policy (the default when None)."""
+        name, chosen = merging.choose_policy(self.policies(), policy)
+        m = t.profile_members
+        with self.engine.connect() as conn:
+            flows = {flow.id: flow for flow in self._dataflows(conn)}
+            keys: dict[int, list[str]] = {}
+            for dataflow_id, source_key in conn.execute(
+                select(m.c.dataflow_id, m.c.source_key).where(m.c.profile_id == profile_id)
+            ):
+                keys.setdefault(int(dataflow_id), []).append(source_key)
+            if not keys:
+                raise NotFoundError(f"no profile {profile_id!r}")
+            records: dict[str, pd.DataFrame] = {}
+            values = []
+            for dataflow_id, members in sorted(keys.items()):
+                flow = flows.get(dataflow_id)
+                table = datasets.dataset_table(conn, dataflow_id) if flow else None
+                if flow is None or table is None:
+                    continue
+                query = (
+                    select(table).where(table.c[datasets.KEY].in_(members)).order_by(table.c[datasets.KEY])
+                )
+                frame = merging.dataset_frame(conn.execute(query).all(), table)
+                records[flow.name] = frame
+                stamp = merging.timestamp_attribute(chosen, flow, frame.columns)
+                values.append(merging.attribute_values(frame, flow.name, stamp, profile_id=profile_id))
+            identities = self._identities(conn, profile_id)
+            trail = _with_records(self._trail(conn, profile_id), identities)
+        merged = merging.merge(pd.concat(values, ignore_index=True) if values else pd.DataFrame(), chosen)
+        return UnifiedProfile(
+            profile_id=profile_id,
+            policy=name,
+            attributes=merged[list(ATTRIBUTE_COLUMNS)],
+            identities=identities,
+            records=records,
+            trail=trail,
+        )
+
+    # -- the explorer --------------------------------------------------------
+    def namespaces(self) -> list[str]:
+        """The identity namespaces the dataflows map."""
+        return sorted({ns for flow in self._dataflows() for ns in flow.namespaces})
+
+    def search(self, text: str, limit: int = 20, namespace: str | None = None) -> pd.DataFrame:
+        """Identity values starting with ``text`` (``namespace:text`` also works), with their profiles.
+
+        Each namespace is searched through its index with a range on the
+        normalised prefix, so a search costs the rows it returns.
+        """
+        text = text.strip()
+        known = self.namespaces()
+        if namespace is None and ":" in text and text.split(":", 1)[0].strip() in known:
+            namespace, text = (part.strip() for part in text.split(":", 1))
+        if not text:
+            return pd.DataFrame(columns=list(SEARCH_COLUMNS))
+        i, m = t.identities, t.profile_members
+        found: list[tuple[str, str]] = []
+        with self.engine.connect() as conn:
+            rules = load_rules(conn)
+            for space in [namespace] if namespace else known:
+                prefix = _search_prefix(rules, space, text)
+                if not prefix:
+                    continue
+                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                query = (
+                    select(i.c.value)
+                    .where(i.c.namespace == space, i.c.value >= prefix, i.c.value < upper)
+                    .where(i.c.value.startswith(prefix, autoescape=True))
+                    .distinct()
+                    .order_by(i.c.value)
+                    .limit(limit)
+                )
+                found += [(space, value) for value in conn.execute(query).scalars()]
+            found = sorted(found, key=lambda pair: (pair[1], pair[0]))[:limit]
+            rows: list[Any] = []
+            for space in sorted({space for space, _ in found}):
+                values = [value for s, value in found if s == space]
+                query = (
+                    select(i.c.namespace, i.c.value, m.c.profile_id, func.count().label("records"))
+                    .select_from(
+                        i.join(m, and_(m.c.dataflow_id == i.c.dataflow_id, m.c.source_key == i.c.source_key))
+                    )
+                    .where(i.c.namespace == space, i.c.value.in_(values))
+                    .group_by(i.c.namespace, i.c.value, m.c.profile_id)
+                )
+                rows += conn.execute(query).all()
+        frame = merging.rows_frame(rows, list(SEARCH_COLUMNS))
+        return frame.sort_values(["value", "namespace", "profile_id"]).reset_index(drop=True)
+
+    def stats(self) -> dict[str, Any]:
+        """Headline counts of the graph.
+
+        Returns:
+            ``profiles``, ``records`` (in profiles), ``merged_profiles`` (with more
+            than one record), ``merged_share`` (their share of profiles),
+            ``records_per_profile`` (the merge rate), ``identities`` (namespace ->
+            distinct values), ``records_by_dataflow`` (name -> records) and
+            ``combinations``: a frame of ``dataflows`` (names joined by `` + ``)
+            and ``profiles``, most common first.
+        """
+        p, m, i = t.profiles, t.profile_members, t.identities
+        with self.engine.connect() as conn:
+            names = {flow.id: flow.name for flow in self._dataflows(conn)}
+            profiles = int(conn.execute(select(func.count()).select_from(p)).scalar_one())
+            merged = int(
+                conn.execute(select(func.count()).select_from(p).where(p.c.members > 1)).scalar_one()
+            )
+            by_dataflow = conn.execute(select(m.c.dataflow_id, func.count()).group_by(m.c.dataflow_id)).all()
+            identities = conn.execute(
+                select(i.c.namespace, func.count(i.c.value.distinct())).group_by(i.c.namespace)
+            ).all()
+            as_text = cast(p.c.dataflows, String)
+            combinations = conn.execute(select(as_text, func.count()).group_by(as_text)).all()
+        records_by_dataflow = {names.get(k, f"#{k}"): int(n) for k, n in by_dataflow}
+        records = sum(records_by_dataflow.values())
+        return {
+            "profiles": profiles,
+            "records": records,
+            "merged_profiles": merged,
+            "merged_share": merged / profiles if profiles else 0.0,
+            "records_per_profile": records / profiles if profiles else 0.0,
+            "identities": {namespace: int(n) for namespace, n in sorted(identities)},
+            "records_by_dataflow": dict(sorted(records_by_dataflow.items())),
+            "combinations": _combinations(combinations),
+        }
+
+    # -- helpers --------------------------------------------------------------
+    def _dataflows(self, conn: Connection | None = None) -> list[merging.DataflowInfo]:
+        if conn is not None:
+            return merging.read_dataflows(conn)
+        with self.engine.connect() as own:
+            return merging.read_dataflows(own)
+
+    def _identities(self, conn: Connection, profile_id: str) -> pd.DataFrame:
+        i, m, f = t.identities, t.profile_members, t.dataflows
+        query = (
+            select(i.c.namespace, i.c.value, f.c.name, i.c.source_key)
+            .select_from(
+                i.join(m, and_(m.c.dataflow_id == i.c.dataflow_id, m.c.source_key == i.c.source_key)).join(
+                    f, f.c.id == i.c.dataflow_id
+                )
+            )
+            .where(m.c.profile_id == profile_id)
+            .order_by(i.c.namespace, i.c.value, f.c.name, i.c.source_key)
+        )
+        return merging.rows_frame(conn.execute(query).all(), list(IDENTITY_COLUMNS), dtype=object)
+
+    def _trail(self, conn: Connection, profile_id: str) -> pd.DataFrame:
+        d, m, f = t.profile_decisions, t.profile_members, t.dataflows
+        # decisions about the profile, and about its records while they were in other profiles
+        ids = union(
+            select(d.c.id).where(d.c.profile_id == profile_id),
+            select(d.c.id)
+            .select_from(
+                d.join(m, and_(m.c.dataflow_id == d.c.dataflow_id, m.c.source_key == d.c.source_key))
+            )
+            .where(m.c.profile_id == profile_id),
+        ).subquery()
+        query = (
+            select(d.c.created_at, d.c.rule, d.c.namespace, d.c.value, f.c.name, d.c.source_key, d.c.detail)
+            .select_from(d.join(ids, ids.c.id == d.c.id).outerjoin(f, f.c.id == d.c.dataflow_id))
+            .order_by(d.c.created_at, d.c.id)
+        )
+        columns = [c for c in TRAIL_COLUMNS if c != "records"]
+        trail = merging.rows_frame(conn.execute(query).all(), columns, dtype=object)
+        trail["created_at"] = pd.to_datetime(trail["created_at"], utc=True)
+        return trail
+
+
+def normalise_identity(rules: IdentityRules, namespace: str, value: str) -> tuple[str | None, str | None]:
+    """An identity value as the graph stores it, or (None, why) when it links nothing.
+
+    Returns:
+        (the normalised value, None), or (None, the reason: empty, blocked, not valid).
+    """
+    result = rules.normalise(namespace, pd.Series([value], dtype=object))
+    if bool(result.blocked[0]):
+        return (
+            None,
+            f"{str(value).strip()!r} is a blocked {namespace} value (a placeholder), which links no one",
+        )
+    if bool(result.invalid[0]):
+        return None, str(result.reasons.iloc[0])
+    normalised = result.values.iloc[0]
+    if pd.isna(normalised):
+        return None, f"an empty {namespace} identifies no one"
+    return str(normalised), None
+
+
+def _search_prefix(rules: IdentityRules, namespace: str, text: str) -> str:
+    """A typed prefix as stored values start: a partial value cannot go through a full normaliser."""
+    kind = rules.namespace(namespace).normaliser
+    if kind in ("email", "lower"):
+        return text.strip().lower()
+    if kind == "phone":
+        return re.sub(r"[^\d+]", "", text) or text.strip()
+    return text.strip()
+
+
+def _with_records(trail: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
+    """The trail with, per row, the records it is about: holders of a linking value, or its own record."""
+    own = trail["dataflow"].astype(str) + ":" + trail["source_key"].astype(str)
+    trail["records"] = own.where(trail["source_key"].notna(), None)
+    linking = trail["source_key"].isna()
+    if linking.any() and not identities.empty:
+        holders = (
+            identities.assign(record=identities["dataflow"] + ":" + identities["source_key"])
+            .groupby(["namespace", "value"])["record"]
+            .agg(", ".join)
+        )
+        keys = pd.MultiIndex.from_frame(trail.loc[linking, ["namespace", "value"]])
+        trail.loc[linking, "records"] = holders.reindex(keys).to_numpy()
+    return trail[list(TRAIL_COLUMNS)]
+
+
+def _combinations(rows: Sequence[Any]) -> pd.DataFrame:
+    """Profiles per set of contributing dataflows, from (JSON text of names, count) rows."""
+    counts: dict[str, int] = {}
+    for names, n in rows:
+        label = " + ".join(sorted(json.loads(names) if isinstance(names, str) else names or []))
+        counts[label] = counts.get(label, 0) + int(n)
+    frame = pd.DataFrame(list(counts.items()), columns=["dataflows", "profiles"])
+    return frame.sort_values(["profiles", "dataflows"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with None for missing values and Python scalars."""
+    if frame.empty:
+        return []
+    plain = frame.astype(object).where(frame.notna(), None)
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in plain.to_dict("records")
+    ]
