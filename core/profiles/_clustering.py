@@ -261,9 +261,14 @@ def _profiles(members: pd.DataFrame, edges: pd.DataFrame, names: Mapping[int, st
     flows = flows.drop_duplicates().sort_values(["profile_id", "name"], ignore_index=True)
     dataflows = _json_lists(flows, "profile_id", "name")
     frame = pd.DataFrame({"profile_id": counts.index, "members": counts.to_numpy()})
-    frame["identities"] = frame["profile_id"].map(entries).fillna("{}")
-    frame["dataflows"] = frame["profile_id"].map(dataflows).fillna("[]")
+    frame["identities"] = _filled(frame["profile_id"].map(entries), "{}")
+    frame["dataflows"] = _filled(frame["profile_id"].map(dataflows), "[]")
     return frame
+
+
+def _filled(values: pd.Series, default: str) -> pd.Series:
+    texts = values.astype(object)
+    return texts.where(texts.notna(), default)
 
 
 def _decisions(

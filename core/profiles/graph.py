@@ -25,12 +25,14 @@ sees the other's committed links; SQLite serialises writers by itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text, union, update
+from sqlalchemy import Connection, Engine, Table, delete, select, text, union
 
+from core.profiles import _store as store
 from core.profiles._clustering import LINK, RECORD, Clustering, cluster, profile_id_of
 from core.profiles.namespaces import IdentityRules, load_rules
 from core.store import bulk, datasets
@@ -56,7 +58,6 @@ RECORD_RULES = ("blocked_value", "invalid_value")
 COMPONENT_RULES = ("merged", "namespace_limit")
 #: The PostgreSQL advisory lock every writer of the graph holds until it commits.
 GRAPH_LOCK = 0x7472_6962  # "trib"
-_BATCH = 5000
 
 
 # --- identities -------------------------------------------------------------------------------
@@ -72,40 +73,44 @@ def write_identities(
     """Writes records' normalised identities and refusals; returns the keys :func:`maintain` needs.
 
     Args:
+        conn: the chunk's transaction.
+        dataflow_id: the records' dataflow.
         keys: the records' source keys.
         values: per namespace, the raw values of the records (aligned with ``keys``).
         rules: the identity rules; read from the workspace's settings when omitted.
 
     Returns:
-        The keys whose set of links changed, and those not in the graph yet.
+        The keys whose links changed, and those not in the graph yet.
     """
     _lock(conn)
     rules = rules or load_rules(conn)
-    frame = pd.DataFrame({"source_key": keys.astype(str).to_numpy()})
-    columns = {name: column.reset_index(drop=True) for name, column in values.items()}
-    last = ~frame["source_key"].duplicated(keep="last").to_numpy()
-    links, refusals = identity_rows(
-        dataflow_id, frame["source_key"][last], {n: c[last] for n, c in columns.items()}, rules
-    )
-    unique = frame["source_key"][last].tolist()
-    old = _links_of(conn, pd.DataFrame({"dataflow_id": dataflow_id, "source_key": unique}))
+    text_keys = pd.Series(keys.astype(str).to_numpy(dtype=object))
+    last = ~text_keys.duplicated(keep="last").to_numpy()
+    unique = text_keys[last].reset_index(drop=True)
+    columns = {name: column.reset_index(drop=True)[last] for name, column in values.items()}
+    links, refusals = identity_rows(dataflow_id, unique, columns, rules)
+    old = store.links_of(conn, pd.DataFrame({"dataflow_id": dataflow_id, "source_key": unique}))
     changed = _changed_keys(old, links)
-    m = t.profile_members
-    members = dict(_select_by_keys(conn, m, [m.c.source_key, m.c.profile_id], dataflow_id, unique))
-    affected = sorted(changed | {k for k in unique if k not in members})
-    _delete_by_keys(conn, t.identities, dataflow_id, sorted(changed))
-    bulk.upsert(
-        conn,
-        t.identities,
-        links[links["source_key"].isin(changed)],
-        ["dataflow_id", "source_key", "namespace"],
+    where, params = store.of_dataflow(conn, dataflow_id)
+    members = dict(
+        store.select_where(
+            conn,
+            t.profile_members,
+            ["source_key", "profile_id"],
+            "source_key",
+            unique.tolist(),
+            where,
+            params,
+        )
     )
-    _delete_by_keys(
-        conn, t.profile_decisions, dataflow_id, unique, t.profile_decisions.c.rule.in_(RECORD_RULES)
-    )
+    new = unique[~unique.isin(members.keys())]
+    store.delete_where(conn, t.identities, "source_key", changed.tolist(), where, params)
+    bulk.upsert(conn, t.identities, links[links["source_key"].isin(changed)], LINK[:3])
+    rule_where, rule_params = store.of_dataflow(conn, dataflow_id, RECORD_RULES)
+    store.delete_where(conn, t.profile_decisions, "source_key", unique.tolist(), rule_where, rule_params)
     # a record keeps its profile until maintain() moves it; a new one gets it there
-    _insert_decisions(conn, refusals.assign(profile_id=refusals["source_key"].map(members)))
-    return pd.Series(affected, dtype=object)
+    store.insert_decisions(conn, refusals.assign(profile_id=refusals["source_key"].map(members)))
+    return pd.Series(sorted(set(changed) | set(new)), dtype=object)
 
 
 def identity_rows(
@@ -125,52 +130,48 @@ def identity_rows(
         shown = result.values.astype(object).where(
             result.values.notna(), result.text.str.lower().astype(object)
         )
-        for rule, mask, detail in (
+        for rule, mask, why in (
             (
                 "blocked_value",
                 result.blocked & ~result.blocked_by_user,
                 " is a placeholder, never used to link records",
             ),
             ("blocked_value", result.blocked_by_user, " is on the workspace's block list (profiles.blocked)"),
+            ("invalid_value", result.invalid, None),
         ):
-            if mask.any():
-                refusals.append(
-                    pd.DataFrame(
-                        {
-                            "source_key": keys[mask],
-                            "namespace": namespace,
-                            "value": shown[mask],
-                            "rule": rule,
-                            "detail": namespace + " " + shown[mask].map(repr) + detail,
-                        }
-                    )
-                )
-        if result.invalid.any():
-            reasons = result.reasons[result.invalid].astype(object).str.replace(r"^\w+: ", "", regex=True)
+            if not mask.any():
+                continue
+            value = result.text[mask].astype(object) if why is None else shown[mask]
+            detail = (
+                result.reasons[mask].astype(object).str.replace(r"^\w+: ", "", regex=True)
+                + "; not used to link records"
+                if why is None
+                else namespace + " " + value.map(repr) + why
+            )
             refusals.append(
                 pd.DataFrame(
                     {
-                        "source_key": keys[result.invalid],
+                        "source_key": keys[mask],
                         "namespace": namespace,
-                        "value": result.text[result.invalid].astype(object),
-                        "rule": "invalid_value",
-                        "detail": reasons + "; not used to link records",
+                        "value": value,
+                        "rule": rule,
+                        "detail": detail,
                     }
                 )
             )
     link_frame = pd.concat(links, ignore_index=True) if links else pd.DataFrame(columns=LINK[1:])
-    refusal_frame = (
-        pd.concat(refusals, ignore_index=True) if refusals else pd.DataFrame(columns=["source_key"])
+    refused = (
+        pd.concat(refusals, ignore_index=True) if refusals else pd.DataFrame(columns=["source_key", "rule"])
     )
-    return link_frame.assign(dataflow_id=dataflow_id)[LINK], refusal_frame.assign(
+    return link_frame.assign(dataflow_id=dataflow_id)[LINK], refused.assign(
         dataflow_id=dataflow_id, profile_id=None
     )
 
 
-def _changed_keys(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
+def _changed_keys(old: pd.DataFrame, new: pd.DataFrame) -> pd.Series:
     """Keys whose (namespace, value) links differ between two link frames."""
     both = old[LINK[1:]].merge(new[LINK[1:]], how="outer", indicator=True)
-    return set(both.loc[both["_merge"] != "both", "source_key"])
+    return pd.Series(both.loc[both["_merge"] != "both", "source_key"].unique(), dtype=object)
 
 
 # --- maintenance ------------------------------------------------------------------------------
@@ -186,9 +187,7 @@ def maintain(
     keys = _unique(source_keys)
     if keys:
         _lock(conn)
-        _recluster(
-            conn, pd.DataFrame({"dataflow_id": dataflow_id, "source_key": keys}), rules, forgotten=False
-        )
+        _recluster(conn, dataflow_id, keys, rules, forgotten=False)
 
 
 def forget(
@@ -201,9 +200,7 @@ def forget(
     keys = _unique(source_keys)
     if keys:
         _lock(conn)
-        _recluster(
-            conn, pd.DataFrame({"dataflow_id": dataflow_id, "source_key": keys}), rules, forgotten=True
-        )
+        _recluster(conn, dataflow_id, keys, rules, forgotten=True)
 
 
 def forget_missing(conn: Connection, dataflow_id: int, table: Table) -> None:
@@ -221,110 +218,109 @@ def forget_missing(conn: Connection, dataflow_id: int, table: Table) -> None:
 
 
 def _recluster(
-    conn: Connection, records: pd.DataFrame, rules: IdentityRules | None, *, forgotten: bool
+    conn: Connection, dataflow_id: int, keys: list[str], rules: IdentityRules | None, *, forgotten: bool
 ) -> None:
-    """Re-clusters the components around ``records`` (removing them first when ``forgotten``)."""
+    """Re-clusters the components around these records (removing them first when ``forgotten``).
+
+    The seeds are the records and every holder of a value their old profiles
+    held: all that was linked to them before is reached from there, and all
+    that is linked to them now through the rounds of :func:`_component`.
+    """
     rules = rules or load_rules(conn)
-    dataflow_id = int(records["dataflow_id"].iloc[0])
-    keys = records["source_key"].tolist()
-    before = _select_by_keys(conn, t.profile_members, [t.profile_members.c.profile_id], dataflow_id, keys)
-    stale = {row[0] for row in before}
-    neighbours = _holders(conn, _profile_values(conn, stale))
+    records = pd.DataFrame({"dataflow_id": dataflow_id, "source_key": keys})
+    where, params = store.of_dataflow(conn, dataflow_id)
+    stale = {
+        row[0]
+        for row in store.select_where(
+            conn, t.profile_members, ["profile_id"], "source_key", keys, where, params
+        )
+    }
+    neighbours = store.holders(conn, store.profile_values(conn, sorted(stale)))[RECORD]
     if forgotten:
         for table in (t.identities, t.profile_members, t.profile_decisions):
-            _delete_by_keys(conn, table, dataflow_id, keys)
-        gone = set(keys)
-        neighbours = neighbours[
-            ~((neighbours["dataflow_id"] == dataflow_id) & neighbours["source_key"].isin(gone))
-        ]
+            store.delete_where(conn, table, "source_key", keys, where, params)
+        neighbours = _anti_join(neighbours, records, RECORD)
         records = records.iloc[0:0]
-    nodes, links = _component(conn, pd.concat([records, neighbours[RECORD]], ignore_index=True))
+    nodes, links = _component(conn, pd.concat([records, neighbours], ignore_index=True))
     if nodes.empty:
-        _delete_profiles(conn, stale)
+        _delete_profiles(conn, sorted(stale))
         return
-    old = _members_of(conn, nodes)
+    old = store.members_of(conn, nodes)
     result = cluster(nodes, links, rules, _dataflow_names(conn))
     _write(conn, result, old, stale | set(old["profile_id"]))
 
 
 def _component(conn: Connection, seeds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records, links) of every record transitively linked to the seeds through shared values."""
-    seeds = seeds.drop_duplicates(RECORD)
-    known = set(zip(seeds["dataflow_id"].astype(int), seeds["source_key"], strict=True))
-    seen_values: set[tuple[str, str]] = set()
-    frontier, found = seeds, []
+    known = seeds[RECORD].drop_duplicates().astype({"dataflow_id": "int64"})
+    seen = pd.DataFrame(columns=["namespace", "value"])
+    frontier, found = known, []
     while not frontier.empty:
-        links = _links_of(conn, frontier)
+        links = store.links_of(conn, frontier)
         found.append(links)
-        pairs = set(zip(links["namespace"], links["value"], strict=True)) - seen_values
-        if not pairs:
+        pairs = _anti_join(links[["namespace", "value"]].drop_duplicates(), seen, ["namespace", "value"])
+        if pairs.empty:
             break
-        seen_values |= pairs
-        holders = _holders(conn, pd.DataFrame(list(pairs), columns=["namespace", "value"]))
-        fresh = [
-            r
-            for r in set(zip(holders["dataflow_id"].astype(int), holders["source_key"], strict=True))
-            if r not in known
-        ]
-        known.update(fresh)
-        frontier = pd.DataFrame(fresh, columns=RECORD)
-    nodes = pd.DataFrame(sorted(known), columns=RECORD)
-    return nodes, pd.concat(found, ignore_index=True).drop_duplicates() if found else pd.DataFrame(
-        columns=LINK
-    )
+        seen = pd.concat([seen, pairs], ignore_index=True)
+        holders = store.holders(conn, pairs)[RECORD].drop_duplicates().astype({"dataflow_id": "int64"})
+        frontier = _anti_join(holders, known, RECORD)
+        known = pd.concat([known, frontier], ignore_index=True)
+    return known, pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=LINK)
+
+
+def _anti_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """The rows of ``left`` whose ``on`` columns match no row of ``right``."""
+    if left.empty or right.empty:
+        return left
+    marked = left.merge(right[on].drop_duplicates(), on=on, how="left", indicator=True)
+    return marked.loc[marked["_merge"] == "left_only", list(left.columns)].reset_index(drop=True)
 
 
 def _write(conn: Connection, result: Clustering, old: pd.DataFrame, stale: set[str]) -> None:
     """Replaces a component's memberships, profiles and clustering decisions by ``result``'s."""
-    now = pd.Timestamp(utcnow())
+    now = utcnow()
     moved = result.members.merge(old, on=RECORD, how="left", suffixes=("", "_old"))
     moved = moved[moved["profile_id"] != moved["profile_id_old"]]
-    bulk.upsert(conn, t.profile_members, moved[[*RECORD, "profile_id"]].assign(updated_at=now), RECORD)
-    fresh = set(result.profiles["profile_id"])
-    _delete_profiles(conn, stale - fresh)
-    created = dict(
-        _select_in(
-            conn, [t.profiles.c.profile_id, t.profiles.c.created_at], t.profiles.c.profile_id, sorted(fresh)
-        )
-    )
+    updated = store.stamp(conn, now)
+    bulk.upsert(conn, t.profile_members, moved[[*RECORD, "profile_id"]].assign(updated_at=updated), RECORD)
+    fresh = result.profiles["profile_id"].tolist()
+    _delete_profiles(conn, sorted(stale - set(fresh)))
+    created = store.created_at(conn, fresh)
     profiles = result.profiles.assign(
-        created_at=_created_at(result.profiles["profile_id"], created, now),
-        updated_at=now,
+        created_at=_created_at(conn, result.profiles["profile_id"], created, now), updated_at=updated
     )
     bulk.upsert(conn, t.profiles, profiles, ["profile_id"])
-    for batch in _batches(sorted(stale | fresh)):
-        conn.execute(
-            delete(t.profile_decisions).where(
-                t.profile_decisions.c.profile_id.in_(batch), t.profile_decisions.c.rule.in_(COMPONENT_RULES)
-            )
-        )
-    _insert_decisions(conn, result.decisions)
+    store.delete_where(
+        conn, t.profile_decisions, "profile_id", sorted(stale | set(fresh)), *_component_rules(conn)
+    )
+    store.insert_decisions(conn, result.decisions)
     _move_record_decisions(conn, moved)
 
 
 def _move_record_decisions(conn: Connection, moved: pd.DataFrame) -> None:
     """Points the refusals of records that changed profile at their new profile."""
-    d = t.profile_decisions
-    for dataflow_id, group in moved.groupby("dataflow_id"):
-        owners = dict(zip(group["source_key"], group["profile_id"], strict=True))
-        found = _select_by_keys(
-            conn, d, [d.c.id, d.c.source_key], int(dataflow_id), list(owners), d.c.rule.in_(RECORD_RULES)
-        )
-        if found:
-            conn.execute(
-                update(d).where(d.c.id == bindparam("decision")).values(profile_id=bindparam("owner")),
-                [{"decision": i, "owner": owners[key]} for i, key in found],
-            )
+    found = store.records_rows(conn, t.profile_decisions, ["id", *RECORD], moved[RECORD], RECORD_RULES)
+    if not found:
+        return
+    owners = dict(
+        zip(zip(moved["dataflow_id"], moved["source_key"], strict=True), moved["profile_id"], strict=True)
+    )
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    table = conn.dialect.identifier_preparer.format_table(t.profile_decisions)
+    conn.exec_driver_sql(
+        f"UPDATE {table} SET profile_id = {mark} WHERE id = {mark}",
+        [(owners[(int(d), k)], i) for i, d, k in found],
+    )
 
 
-def _delete_profiles(conn: Connection, profile_ids: set[str]) -> None:
-    for batch in _batches(sorted(profile_ids)):
-        conn.execute(delete(t.profiles).where(t.profiles.c.profile_id.in_(batch)))
-        conn.execute(
-            delete(t.profile_decisions).where(
-                t.profile_decisions.c.profile_id.in_(batch), t.profile_decisions.c.rule.in_(COMPONENT_RULES)
-            )
-        )
+def _delete_profiles(conn: Connection, profile_ids: list[str]) -> None:
+    store.delete_where(conn, t.profiles, "profile_id", profile_ids)
+    store.delete_where(conn, t.profile_decisions, "profile_id", profile_ids, *_component_rules(conn))
+
+
+def _component_rules(conn: Connection) -> tuple[str, list[str]]:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"rule IN ({', '.join([mark] * len(COMPONENT_RULES))})", list(COMPONENT_RULES)
 
 
 # --- full rebuild -----------------------------------------------------------------------------
@@ -353,11 +349,12 @@ def _rebuild(conn: Connection, rules: IdentityRules | None) -> Clustering:
         if not identities or table is None:
             continue
         present = {n: a for n, a in identities.items() if a in table.c}
+        attributes = sorted(set(present.values()))
         frame = pd.DataFrame(
-            conn.execute(select(table.c[datasets.KEY], *(table.c[a] for a in set(present.values())))).all(),
-            columns=[datasets.KEY, *set(present.values())],
+            conn.execute(select(table.c[datasets.KEY], *(table.c[a] for a in attributes))).all(),
+            columns=[datasets.KEY, *attributes],
         )
-        keys = frame[datasets.KEY].astype(str)
+        keys = pd.Series(frame[datasets.KEY].astype(str).to_numpy(dtype=object))
         found, refused = identity_rows(int(row["id"]), keys, {n: frame[a] for n, a in present.items()}, rules)
         records.append(pd.DataFrame({"dataflow_id": int(row["id"]), "source_key": keys}))
         links.append(found)
@@ -365,33 +362,29 @@ def _rebuild(conn: Connection, rules: IdentityRules | None) -> Clustering:
     created = dict(conn.execute(select(t.profiles.c.profile_id, t.profiles.c.created_at)).all())
     for table in (t.identities, t.profile_members, t.profiles, t.profile_decisions):
         conn.execute(delete(table))
-    empty = pd.DataFrame(columns=LINK)
-    result = cluster(
-        pd.concat(records, ignore_index=True) if records else empty[RECORD],
-        pd.concat(links, ignore_index=True) if links else empty,
-        rules,
-        _dataflow_names(conn),
-    )
-    now = pd.Timestamp(utcnow())
-    if links:
-        bulk.upsert(conn, t.identities, pd.concat(links, ignore_index=True), LINK[:3])
-    bulk.upsert(conn, t.profile_members, result.members.assign(updated_at=now), RECORD)
+    every_link = pd.concat(links, ignore_index=True) if links else pd.DataFrame(columns=LINK)
+    nodes = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=RECORD)
+    result = cluster(nodes, every_link, rules, _dataflow_names(conn))
+    now = utcnow()
+    updated = store.stamp(conn, now)
+    bulk.upsert(conn, t.identities, every_link, LINK[:3])
+    bulk.upsert(conn, t.profile_members, result.members.assign(updated_at=updated), RECORD)
     profiles = result.profiles.assign(
-        created_at=_created_at(result.profiles["profile_id"], created, now),
-        updated_at=now,
+        created_at=_created_at(conn, result.profiles["profile_id"], created, now), updated_at=updated
     )
     bulk.upsert(conn, t.profiles, profiles, ["profile_id"])
-    _insert_decisions(conn, result.decisions)
+    store.insert_decisions(conn, result.decisions)
     if refusals:
         refused = pd.concat(refusals, ignore_index=True).drop(columns="profile_id")
-        _insert_decisions(conn, refused.merge(result.members, on=RECORD, how="left"))
+        store.insert_decisions(conn, refused.merge(result.members, on=RECORD, how="left"))
     return result
 
 
-# --- reads and writes in batches --------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------
 
 
 def _lock(conn: Connection) -> None:
+    """Serialises the graph's writers on PostgreSQL until this transaction ends."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GRAPH_LOCK})
 
@@ -400,111 +393,15 @@ def _unique(keys: Sequence[str] | pd.Series) -> list[str]:
     return sorted({str(k) for k in keys})
 
 
-def _batches(values: Sequence[Any], size: int = _BATCH) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _select_in(
-    conn: Connection, columns: Sequence[Any], column: Any, values: Sequence[Any], *where: Any
-) -> list[tuple]:
-    rows: list[tuple] = []
-    for batch in _batches(values):
-        rows.extend(tuple(r) for r in conn.execute(select(*columns).where(column.in_(batch), *where)))
-    return rows
-
-
-def _select_by_keys(
-    conn: Connection, table: Table, columns: Sequence[Any], dataflow_id: int, keys: Sequence[str], *where: Any
-) -> list[tuple]:
-    return _select_in(conn, columns, table.c.source_key, keys, table.c.dataflow_id == dataflow_id, *where)
-
-
-def _delete_by_keys(
-    conn: Connection, table: Table, dataflow_id: int, keys: Sequence[str], *where: Any
-) -> None:
-    for batch in _batches(keys):
-        conn.execute(
-            delete(table).where(table.c.dataflow_id == dataflow_id, table.c.source_key.in_(batch), *where)
-        )
-
-
-def _links_of(conn: Connection, records: pd.DataFrame) -> pd.DataFrame:
-    """The stored links of records."""
-    i = t.identities
-    rows: list[tuple] = []
-    for dataflow_id, group in records.groupby("dataflow_id"):
-        rows.extend(
-            _select_by_keys(
-                conn,
-                i,
-                [i.c.dataflow_id, i.c.source_key, i.c.namespace, i.c.value],
-                int(dataflow_id),
-                group["source_key"].tolist(),
-            )
-        )
-    return pd.DataFrame(rows, columns=LINK)
-
-
-def _holders(conn: Connection, values: pd.DataFrame) -> pd.DataFrame:
-    """Every stored link with one of these (namespace, value) pairs."""
-    i = t.identities
-    rows: list[tuple] = []
-    for namespace, group in values.groupby("namespace"):
-        rows.extend(
-            _select_in(
-                conn,
-                [i.c.dataflow_id, i.c.source_key, i.c.namespace, i.c.value],
-                i.c.value,
-                group["value"].tolist(),
-                i.c.namespace == namespace,
-            )
-        )
-    return pd.DataFrame(rows, columns=LINK)
-
-
-def _profile_values(conn: Connection, profile_ids: set[str]) -> pd.DataFrame:
-    """The (namespace, value) pairs stored profiles hold."""
-    pairs = [
-        (namespace, value)
-        for (document,) in _select_in(
-            conn, [t.profiles.c.identities], t.profiles.c.profile_id, sorted(profile_ids)
-        )
-        for namespace, values in (document or {}).items()
-        for value in values
-    ]
-    return pd.DataFrame(pairs, columns=["namespace", "value"]).drop_duplicates()
-
-
-def _members_of(conn: Connection, records: pd.DataFrame) -> pd.DataFrame:
-    m = t.profile_members
-    rows: list[tuple] = []
-    for dataflow_id, group in records.groupby("dataflow_id"):
-        rows.extend(
-            _select_by_keys(
-                conn,
-                m,
-                [m.c.dataflow_id, m.c.source_key, m.c.profile_id],
-                int(dataflow_id),
-                group["source_key"].tolist(),
-            )
-        )
-    return pd.DataFrame(rows, columns=[*RECORD, "profile_id"])
-
-
-def _created_at(profile_ids: pd.Series, created: Mapping[str, Any], now: pd.Timestamp) -> pd.Series:
-    """When each profile id was first created: kept from the store, ``now`` for new ones."""
-    return pd.to_datetime(profile_ids.map(created), utc=True).fillna(now)
+def _created_at(
+    conn: Connection, profile_ids: pd.Series, created: Mapping[str, Any], now: datetime
+) -> pd.Series:
+    """When each profile id was first created (kept from the store, ``now`` for new ones), as text."""
+    known = profile_ids.map(created)
+    if known.isna().all():
+        return pd.Series(store.stamp(conn, now), index=profile_ids.index)
+    return store.stamps(conn, pd.to_datetime(known, utc=True, format="mixed").fillna(pd.Timestamp(now)))
 
 
 def _dataflow_names(conn: Connection) -> dict[int, str]:
     return {int(i): n for i, n in conn.execute(select(t.dataflows.c.id, t.dataflows.c.name))}
-
-
-def _insert_decisions(conn: Connection, decisions: pd.DataFrame) -> None:
-    if decisions.empty:
-        return
-    columns = ["profile_id", "dataflow_id", "source_key", "namespace", "value", "rule", "detail"]
-    frame = decisions.reindex(columns=columns).astype(object)
-    frame = frame.where(frame.notna(), None).assign(created_at=utcnow())
-    conn.execute(insert(t.profile_decisions), frame.to_dict("records"))

@@ -1,0 +1,1 @@
+"""Tests of core.profiles: namespaces, the identity graph, merge policies, queries."""
