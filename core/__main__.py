@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("docs", help="write docs/functions.md from the expression function registry")
 
+    sub.add_parser(
+        "profiles", help="unified profiles: show --identity NS:VALUE, stats, export PATH"
+    ).add_argument("options", nargs=argparse.REMAINDER, help="see python -m core profiles --help")
+
     sub.add_parser("demo", help="create the demo connection and dataflows, and run them")
     return parser
 
@@ -138,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from core import config
     from core.services import Workspace
 
+    if args.command == "profiles":
+        from core.profiles.cli import main as profiles_main
+
+        return profiles_main(args.options, Workspace.open(args.database_url))
     if args.command == "scheduler":
         from core.scheduler.__main__ import main as scheduler_main
 

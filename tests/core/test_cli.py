@@ -121,3 +121,9 @@ def test_errors_export_neutralised_and_replay_after_a_mapping_fix(cli, workspace
     cli("apply", str(config))
     replayed = json.loads(cli("replay", str(run_id), "--json", check=False).stdout)
     assert replayed["received"] > 0 and replayed["ingested"] > 0
+
+
+def test_profiles_commands_go_through_python_m_core(cli, workspace_dir):
+    cli("demo")
+    stats = json.loads(cli("profiles", "stats", "--json").stdout)
+    assert stats["profiles"] > 0 and stats["records"] >= stats["profiles"]
