@@ -21,6 +21,7 @@ record under another CRM id and the same email (a duplicate account: the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,45 @@ def setup(workspace: Any, folder: Path, *, mode: str = "full_refresh", chunk_siz
     workspace.save_connection("generated", "files", {"url": str(folder)})
     for name, spec in specs("generated", mode, chunk_size).items():
         workspace.save_dataflow(name, spec)
+
+
+def graph_state(conn: Any) -> dict[str, Any]:
+    """The stored graph (identities, members, profiles, decisions) without ids and timestamps."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from core.store import tables as t
+
+    def rows(table: Any, skip: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in conn.execute(select(*(c for c in table.c if c.name not in skip))).all()]
+
+    return {
+        "identities": set(rows(t.identities)),
+        "members": set(rows(t.profile_members, ("updated_at",))),
+        "profiles": {
+            (p, n, json.dumps(_json(i), sort_keys=True), json.dumps(_json(d)))
+            for p, n, i, d in rows(t.profiles, ("created_at", "updated_at"))
+        },
+        "decisions": Counter(rows(t.profile_decisions, ("id", "created_at"))),
+    }
+
+
+def stored_partition(conn: Any) -> set[frozenset[tuple[str, str]]]:
+    """The stored profiles as sets of (dataflow name, source key)."""
+    from sqlalchemy import select
+
+    from core.store import tables as t
+
+    names = dict(conn.execute(select(t.dataflows.c.id, t.dataflows.c.name)).all())
+    m = t.profile_members.c
+    return partition(
+        [(names[d], k, p) for d, k, p in conn.execute(select(m.dataflow_id, m.source_key, m.profile_id))]
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def partition(

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, create_engine, select
 from core.profiles import IdentityRules, cluster, forget, maintain, profile_id_of, write_identities
 from core.profiles.graph import identity_rows
 from core.store import tables as t
+from tests.profiles.datasets import graph_state
 
 RULES = IdentityRules.from_settings([{"name": "email", "limit": 2}], default_region="FR")
 NAMESPACES = ("crm_id", "email", "phone")
@@ -134,23 +135,7 @@ def remove(conn: Connection, records: Sequence[Record]) -> None:
 
 def snapshot(conn: Connection) -> dict[str, Any]:
     """The stored graph, without ids and timestamps."""
-    decisions = [
-        tuple(row)
-        for row in conn.execute(
-            select(*(c for c in t.profile_decisions.c if c.name not in ("id", "created_at")))
-        ).all()
-    ]
-    return {
-        "identities": set(conn.execute(select(t.identities)).all()),
-        "members": set(
-            conn.execute(select(*(c for c in t.profile_members.c if c.name != "updated_at"))).all()
-        ),
-        "profiles": {
-            (p.profile_id, p.members, json.dumps(p.identities, sort_keys=True), json.dumps(p.dataflows))
-            for p in conn.execute(select(t.profiles)).all()
-        },
-        "decisions": Counter(decisions),
-    }
+    return graph_state(conn)
 
 
 def expected(records: Sequence[Record]) -> dict[str, Any]:
