@@ -150,3 +150,19 @@ def test_replayed_rows_join_their_profiles(any_workspace, source):
     assert datasets.merge_errors(found, datasets.partition(generated.truth)) == ([], [])
     incremental, rebuilt = state_and_rebuilt(any_workspace)
     assert incremental == rebuilt
+
+
+def test_concurrent_runs_of_the_three_sources_still_link_everyone(any_workspace, source):
+    """Runs of different dataflows commit chunks side by side; the graph's writers take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    generated, folder = source
+    datasets.setup(any_workspace, folder, chunk_size=40)
+    with ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(lambda name: any_workspace.run(name).status, ["crm", "orders", "loyalty"]))
+    assert statuses == ["succeeded"] * 3
+    with any_workspace.engine.connect() as conn:
+        found = datasets.stored_partition(conn)
+    assert datasets.merge_errors(found, datasets.partition(generated.truth)) == ([], [])
+    incremental, rebuilt = state_and_rebuilt(any_workspace)
+    assert incremental == rebuilt
