@@ -20,6 +20,7 @@ navigation = st.navigation(
             st.Page("pages/dataflows.py", title="Dataflows", icon=":material/conversion_path:"),
             st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
             st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
+            st.Page("pages/profiles.py", title="Profiles", icon=":material/person_search:"),
         ],
     }
 )

@@ -15,6 +15,7 @@ PAGES = {
     "pages/dataflows.py": "Dataflows",
     "pages/runs.py": "Runs",
     "pages/alerts.py": "Alerts",
+    "pages/profiles.py": "Profiles",
 }
 
 

@@ -1,0 +1,45 @@
+"""Profiles: find a customer by any identity; the unified profile, its graph, records and why they merged."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import profiles
+from ui.feedback import required
+from ui.routing import through_app
+
+through_app()
+st.title("Profiles")
+st.caption(
+    "Records of every dataflow that share an identity (an email, a phone, a CRM or loyalty id) are one "
+    "customer. Find one by any of their identities and see what each source says about them, and why."
+)
+
+figures = required(profiles.stats)
+if not figures["profiles"]:
+    st.info(
+        "No profiles yet: mark identity fields (email, phone, CRM id…) in a dataflow's mapping and run it.",
+        icon=":material/info:",
+    )
+    st.stop()
+with st.container(border=True):
+    profiles.profile_counts(figures)
+
+st.subheader("Find a customer")
+policies = required(profiles.policies)
+search_column, policy_column = st.columns([3, 1])
+with policy_column:
+    policy = st.selectbox(
+        "Merge policy",
+        list(policies),
+        key="profiles.policy",
+        help="Which record's value a profile shows when sources disagree",
+    )
+with search_column:
+    profile_id = profiles.find_profile(required(profiles.namespaces))
+if profile_id is not None:
+    with st.container(border=True):
+        profiles.profile_view(required(profiles.profile, profile_id, policy), policies[policy])
+
+st.subheader("Export")
+profiles.export_panel(policy)
