@@ -244,7 +244,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from core import demo
 
         demo.install(workspace)
-        print("demo workspace ready: connection demo_files, dataflows crm_contacts and shop_orders")
+        print(
+            "demo workspace ready: connection demo_files, "
+            "dataflows crm_contacts, shop_orders and loyalty_members"
+        )
     return 0
 
 

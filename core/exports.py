@@ -40,10 +40,10 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column]
         if not _may_hold_text(values):
             continue
-        text = values.str
         try:
+            text = values.str
             risky = text.startswith(FORMULA_PREFIXES, na=False) & ~text.fullmatch(_PLAIN_NUMBER, na=False)
-        except AttributeError:  # an object column without any text (numbers, dicts)
+        except AttributeError:  # a column without any text (numbers, dates, dicts)
             continue
         risky = risky.astype(bool)
         if risky.any():

@@ -71,3 +71,17 @@ def test_a_large_frame_is_neutralised_quickly() -> None:
     out = neutralise(frame)
     assert time.perf_counter() - started < 2.0
     assert (out["a"] == "'=x").sum() == 50_000
+
+
+def test_columns_of_dates_and_timestamps_are_left_as_they_are():
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2024-01-02", None]).date,
+            "at": pd.to_datetime(["2024-01-02T03:04:05Z", None]),
+            "text": ["=1+1", "ok"],
+        }
+    )
+    out = neutralise(frame)
+    assert out["day"].tolist() == frame["day"].tolist()
+    assert out["at"].equals(frame["at"])
+    assert out["text"].tolist() == ["'=1+1", "ok"]
