@@ -165,16 +165,42 @@ def created_at(conn: Connection, profile_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Inserts the frame's rows (its columns, missing values as NULL) with one executemany."""
+    """Inserts the frame's rows (its columns; missing values, and empty text, as NULL).
+
+    PostgreSQL gets one COPY (the columns left out take their defaults, such
+    as a serial id); other stores one executemany.
+    """
     if frame.empty:
         return
     columns = list(frame.columns)
     quote = conn.dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {_name(conn, table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join([_mark(conn)] * len(columns))})"
-    )
+    names = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        cursor = conn.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {_name(conn, table)} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:  # type: ignore[attr-defined]
+                copy.write(frame.to_csv(index=False, header=False, na_rep=""))
+        finally:
+            cursor.close()
+        return
+    sql = f"INSERT INTO {_name(conn, table)} ({names}) VALUES ({', '.join([_mark(conn)] * len(columns))})"
     conn.exec_driver_sql(sql, bulk.rows(conn, table, frame, columns))
+
+
+def point_refusals_at_profiles(conn: Connection, records: pd.DataFrame, rules: Sequence[str]) -> None:
+    """Sets the profile of these records' decisions with ``rules`` to the record's current profile."""
+    decisions, members = _name(conn, t.profile_decisions), _name(conn, t.profile_members)
+    for dataflow_id, group in records.groupby("dataflow_id"):
+        where, params = of_dataflow(conn, int(dataflow_id), rules)
+        current = (
+            f"(SELECT m.profile_id FROM {members} m WHERE m.dataflow_id = {decisions}.dataflow_id "
+            f"AND m.source_key = {decisions}.source_key)"
+        )
+        for condition, bound in _lists(conn, "source_key", _texts(group["source_key"])):
+            conn.exec_driver_sql(
+                f"UPDATE {decisions} SET profile_id = {current} WHERE {condition} AND {where}",
+                (*bound, *params),
+            )
 
 
 def insert_decisions(conn: Connection, decisions: pd.DataFrame) -> None:

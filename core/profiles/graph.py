@@ -184,10 +184,7 @@ def maintain(
     rules: IdentityRules | None = None,
 ) -> None:
     """Re-clusters the components of records whose links changed (upserted records)."""
-    keys = _unique(source_keys)
-    if keys:
-        _lock(conn)
-        _recluster(conn, dataflow_id, keys, rules, forgotten=False)
+    _recluster(conn, dataflow_id, source_keys, rules, forgotten=False)
 
 
 def forget(
@@ -197,10 +194,7 @@ def forget(
     rules: IdentityRules | None = None,
 ) -> None:
     """Removes deleted records (links, membership, decisions) and re-splits what they held together."""
-    keys = _unique(source_keys)
-    if keys:
-        _lock(conn)
-        _recluster(conn, dataflow_id, keys, rules, forgotten=True)
+    _recluster(conn, dataflow_id, source_keys, rules, forgotten=True)
 
 
 def forget_missing(conn: Connection, dataflow_id: int, table: Table) -> None:
@@ -218,7 +212,12 @@ def forget_missing(conn: Connection, dataflow_id: int, table: Table) -> None:
 
 
 def _recluster(
-    conn: Connection, dataflow_id: int, keys: list[str], rules: IdentityRules | None, *, forgotten: bool
+    conn: Connection,
+    dataflow_id: int,
+    source_keys: Sequence[str] | pd.Series,
+    rules: IdentityRules | None,
+    *,
+    forgotten: bool,
 ) -> None:
     """Re-clusters the components around these records (removing them first when ``forgotten``).
 
@@ -226,6 +225,10 @@ def _recluster(
     held: all that was linked to them before is reached from there, and all
     that is linked to them now through the rounds of :func:`_component`.
     """
+    keys = sorted({str(k) for k in source_keys})
+    if not keys:
+        return
+    _lock(conn)
     rules = rules or load_rules(conn)
     records = pd.DataFrame({"dataflow_id": dataflow_id, "source_key": keys})
     where, params = store.of_dataflow(conn, dataflow_id)
@@ -294,23 +297,7 @@ def _write(conn: Connection, result: Clustering, old: pd.DataFrame, stale: set[s
         conn, t.profile_decisions, "profile_id", sorted(stale | set(fresh)), *_component_rules(conn)
     )
     store.insert_decisions(conn, result.decisions)
-    _move_record_decisions(conn, moved)
-
-
-def _move_record_decisions(conn: Connection, moved: pd.DataFrame) -> None:
-    """Points the refusals of records that changed profile at their new profile."""
-    found = store.records_rows(conn, t.profile_decisions, ["id", *RECORD], moved[RECORD], RECORD_RULES)
-    if not found:
-        return
-    owners = dict(
-        zip(zip(moved["dataflow_id"], moved["source_key"], strict=True), moved["profile_id"], strict=True)
-    )
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    table = conn.dialect.identifier_preparer.format_table(t.profile_decisions)
-    conn.exec_driver_sql(
-        f"UPDATE {table} SET profile_id = {mark} WHERE id = {mark}",
-        [(owners[(int(d), k)], i) for i, d, k in found],
-    )
+    store.point_refusals_at_profiles(conn, moved, RECORD_RULES)
 
 
 def _delete_profiles(conn: Connection, profile_ids: list[str]) -> None:
@@ -387,10 +374,6 @@ def _lock(conn: Connection) -> None:
     """Serialises the graph's writers on PostgreSQL until this transaction ends."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GRAPH_LOCK})
-
-
-def _unique(keys: Sequence[str] | pd.Series) -> list[str]:
-    return sorted({str(k) for k in keys})
 
 
 def _created_at(
