@@ -114,7 +114,7 @@ def records_rows(
     for dataflow_id, group in records.groupby("dataflow_id"):
         where, params = of_dataflow(conn, int(dataflow_id), rules)
         rows.extend(
-            select_where(conn, table, columns, "source_key", _texts(group["source_key"]), where, params)
+            select_where(conn, table, columns, "source_key", texts(group["source_key"]), where, params)
         )
     return rows
 
@@ -134,7 +134,7 @@ def holders(conn: Connection, values: pd.DataFrame) -> pd.DataFrame:
                 t.identities,
                 LINK,
                 "value",
-                _texts(group["value"]),
+                texts(group["value"]),
                 f"namespace = {_mark(conn)}",
                 [namespace],
             )
@@ -196,7 +196,7 @@ def point_refusals_at_profiles(conn: Connection, records: pd.DataFrame, rules: S
             f"(SELECT m.profile_id FROM {members} m WHERE m.dataflow_id = {decisions}.dataflow_id "
             f"AND m.source_key = {decisions}.source_key)"
         )
-        for condition, bound in _lists(conn, "source_key", _texts(group["source_key"])):
+        for condition, bound in _lists(conn, "source_key", texts(group["source_key"])):
             conn.exec_driver_sql(
                 f"UPDATE {decisions} SET profile_id = {current} WHERE {condition} AND {where}",
                 (*bound, *params),
@@ -231,7 +231,7 @@ def stamps(conn: Connection, moments: pd.Series) -> pd.Series:
     return text if conn.dialect.name == "sqlite" else text + "+00:00"
 
 
-def _texts(values: pd.Series) -> list[str]:
+def texts(values: pd.Series) -> list[str]:
     """A column of text as a Python list, converted in one go (not value by value)."""
     return values.to_numpy(dtype=object).tolist()  # type: ignore[no-any-return]
 
