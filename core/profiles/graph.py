@@ -46,6 +46,7 @@ __all__ = [
     "cluster",
     "forget",
     "forget_missing",
+    "identity_rows",
     "maintain",
     "profile_id_of",
     "rebuild",
