@@ -271,6 +271,20 @@ def time_lookups(workspace: Any, profiles: int, lookups: int, seed: int = 2) -> 
     return times
 
 
+def time_searches(workspace: Any, searches: int, seed: int = 3) -> list[float]:
+    """Milliseconds per explorer search of an email prefix (``user123``: up to 20 matches)."""
+    from core.profiles.query import Profiles
+
+    finder = Profiles(workspace)
+    times = []
+    for number in np.random.default_rng(seed).integers(100, 999, searches):
+        start = time.perf_counter()
+        found = finder.search(f"user{number}", limit=20, namespace="email")
+        times.append((time.perf_counter() - start) * 1000)
+        assert not found.empty
+    return times
+
+
 def _postgres_database() -> tuple[str, Any]:
     """A fresh PostgreSQL database URL and a function that drops it."""
     import psycopg
@@ -289,6 +303,7 @@ def _postgres_database() -> tuple[str, Any]:
 
 def run(store: str, profiles: int, lookups: int) -> None:
     """Builds one store, times the lookups, prints the figures."""
+    from core.profiles.query import Profiles
     from core.services import Workspace
 
     folder = Path(tempfile.mkdtemp(prefix="tributary-bench-")) / "workspace"
@@ -310,6 +325,14 @@ def run(store: str, profiles: int, lookups: int) -> None:
             f"{store:10s} {built.profiles:,} profiles ({built.crm_records + built.shop_records:,} records, "
             f"loaded in {load_s:.0f} s): {len(times):,} lookups by identity: "
             f"median {median:.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms (target < 50)"
+        )
+        searches = time_searches(workspace, 50)
+        start = time.perf_counter()
+        Profiles(workspace).stats()
+        stats_s = time.perf_counter() - start
+        print(
+            f"{'':10s} explorer search by prefix: median {statistics.median(searches):.1f} ms; "
+            f"stats (counts over every profile): {stats_s:.1f} s"
         )
         workspace.engine.dispose()
     finally:

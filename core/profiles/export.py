@@ -218,7 +218,7 @@ def _merged_attributes(
     m = t.profile_members
     values = []
     for flow in read_dataflows(conn):
-        table = datasets.dataset_table(conn, flow.id)
+        table = flow.table
         if table is None:
             continue
         query = (
@@ -231,8 +231,8 @@ def _merged_attributes(
             continue
         attributes = [c for c in records.columns[1:] if c in layout.attributes and c != "profile_id"]
         stamp = merging.timestamp_attribute(policy, flow, records.columns)
-        values.append(merging.attribute_values(records, flow.name, stamp, attributes))
-    return merging.merge(pd.concat(values, ignore_index=True) if values else pd.DataFrame(), policy)
+        values.append(merging.value_arrays(records, flow.name, stamp, attributes))
+    return merging.values_frame(merging.merge_arrays(merging.concat_values(values), policy))
 
 
 def _assemble(head: pd.DataFrame, winners: pd.DataFrame, layout: ExportLayout) -> pd.DataFrame:

@@ -26,9 +26,10 @@ dataset rows as frames whose times are UTC on every store.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import Connection, DateTime, Table, select
 
 from core.errors import ConfigurationError, NotFoundError
+from core.store import datasets
 from core.store import tables as t
 
 #: The workspace setting holding the named merge policies.
@@ -85,28 +87,55 @@ class MergePolicy(BaseModel):
 
 @dataclass(frozen=True)
 class DataflowInfo:
-    """What merging needs to know of a dataflow: its id, name, mapping, cursor and namespaces."""
+    """What merging needs to know of a dataflow: mapping and cursor (to date records), namespaces, dataset."""
 
     id: int
     name: str
     mapping: Mapping[str, str]
     cursor: str | None
     namespaces: tuple[str, ...]
+    #: the dataset table, None before the first run
+    table: Table | None = field(default=None, compare=False)
 
 
 def read_dataflows(conn: Connection) -> list[DataflowInfo]:
-    """Every dataflow's merge-relevant settings, by name."""
-    query = select(t.dataflows.c.id, t.dataflows.c.name, t.dataflows.c.spec).order_by(t.dataflows.c.name)
-    return [
-        DataflowInfo(
-            id=int(row.id),
-            name=row.name,
-            mapping=dict(row.spec.get("mapping") or {}),
-            cursor=(row.spec.get("sync") or {}).get("cursor"),
-            namespaces=tuple(row.spec.get("identities") or {}),
+    """Every dataflow's merge-relevant settings and dataset table, by name (one query).
+
+    The same ``Table`` object comes back while a dataset's columns stay the same, so
+    SQLAlchemy's statement cache serves every later read of it: compiling a select of
+    a dataset afresh costs more than a lookup's whole merge.
+    """
+    f, d = t.dataflows, t.datasets
+    query = (
+        select(f.c.id, f.c.name, f.c.spec, d.c.table_name, d.c.columns)
+        .select_from(f.outerjoin(d, d.c.dataflow_id == f.c.id))
+        .order_by(f.c.name)
+    )
+    flows = []
+    for id_, name, spec, table_name, columns in conn.execute(query).all():
+        table = None
+        if table_name is not None:
+            key = (table_name, json.dumps(columns))
+            table = _TABLES.get(key)
+            if table is None:
+                table = datasets.dataset_table(conn, id_)
+                if len(_TABLES) > 1000:  # datasets whose columns changed many times: start over
+                    _TABLES.clear()
+                _TABLES[key] = table
+        flows.append(
+            DataflowInfo(
+                id=int(id_),
+                name=name,
+                mapping=dict(spec.get("mapping") or {}),
+                cursor=(spec.get("sync") or {}).get("cursor"),
+                namespaces=tuple(spec.get("identities") or {}),
+                table=table,
+            )
         )
-        for row in conn.execute(query).all()
-    ]
+    return flows
+
+
+_TABLES: dict[tuple[str, str], Table | None] = {}
 
 
 def rows_frame(rows: Sequence[Any], columns: list[str], dtype: Any = None) -> pd.DataFrame:
@@ -124,11 +153,18 @@ def dataset_frame(rows: Sequence[Any], table: Table, leading: Sequence[str] = ()
         table: the dataset table read.
         leading: names of columns selected before the table's own.
     """
-    frame = rows_frame(rows, [*leading, *(c.name for c in table.columns)])
-    for column in table.columns:
-        if isinstance(column.type, DateTime) and not frame.empty:
-            frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="mixed")
-    return frame
+    names = [*leading, *(c.name for c in table.columns)]
+    if not rows:
+        return rows_frame(rows, names)
+    times = {c.name for c in table.columns if isinstance(c.type, DateTime)}
+    # every column built at once: adding or replacing one later costs as much as building it
+    columns = {
+        name: pd.to_datetime(values, utc=True, format="mixed")
+        if name in times
+        else np.asarray(values, dtype=object)
+        for name, values in zip(names, zip(*rows, strict=True), strict=True)
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
 def load_policies(setting: Mapping[str, Any] | None) -> dict[str, MergePolicy]:
@@ -187,15 +223,15 @@ def timestamp_attribute(policy: MergePolicy, dataflow: DataflowInfo, columns: It
     return INGESTED_AT
 
 
-def attribute_values(
+def value_arrays(
     records: pd.DataFrame,
     dataflow: str,
     timestamp_column: str,
     attributes: Sequence[str] | None = None,
     *,
     profile_id: str | None = None,
-) -> pd.DataFrame:
-    """A dataflow's records as a long frame: one row per present (record, attribute) value.
+) -> dict[str, np.ndarray]:
+    """A dataflow's records as long arrays: one entry per present (record, attribute) value.
 
     Args:
         records: dataset rows with ``_source_key``, ``_ingested_at``, the attribute
@@ -206,37 +242,45 @@ def attribute_values(
         profile_id: the profile of every record, when they all belong to one.
 
     Returns:
-        A frame with :data:`VALUE_COLUMNS`, missing values left out.
+        :data:`VALUE_COLUMNS` -> arrays (object; ``timestamp`` as naive UTC ``datetime64[us]``),
+        missing values left out.
     """
     if attributes is None:
         attributes = [c for c in records.columns if c not in LINEAGE_COLUMNS and c != "profile_id"]
     attributes = list(attributes)
     if records.empty or not attributes:
-        return _empty()
-    # numpy rather than DataFrame.melt: a lookup merges a handful of records, where pandas'
-    # per-call overhead would cost more than the work; object arrays keep each value as it was
+        return _no_values()
+    # numpy rather than DataFrame.melt and frames: a lookup merges a handful of records, where
+    # pandas' per-call overhead would cost more than the work; object arrays keep values as they are
     table = records.to_numpy(dtype=object)
     cells = table[:, records.columns.get_indexer(attributes)].ravel()
     present = np.flatnonzero(_present(cells))
     row, column = np.divmod(present, len(attributes))
-    frame = pd.DataFrame(
-        {
-            "profile_id": (
-                np.full(len(row), profile_id, dtype=object)
-                if profile_id is not None
-                else table[row, records.columns.get_loc("profile_id")]
-            ),
-            "attribute": np.asarray(attributes, dtype=object)[column],
-            "value": cells[present],
-            "dataflow": np.full(len(present), dataflow, dtype=object),
-            "source_key": table[row, records.columns.get_loc("_source_key")],
-        },
-        dtype=object,  # as they are: inferring text columns costs more than a lookup's whole merge
+    profiles = (
+        np.full(len(row), profile_id, dtype=object)
+        if profile_id is not None
+        else table[row, records.columns.get_loc("profile_id")]
     )
-    frame["timestamp"] = pd.DatetimeIndex(record_timestamps(records, timestamp_column)[row]).tz_localize(
-        "UTC"
-    )
-    return frame
+    return {
+        "profile_id": profiles,
+        "attribute": np.asarray(attributes, dtype=object)[column],
+        "value": cells[present],
+        "dataflow": np.full(len(present), dataflow, dtype=object),
+        "source_key": table[row, records.columns.get_loc("_source_key")],
+        "timestamp": record_timestamps(records, timestamp_column)[row],
+    }
+
+
+def attribute_values(
+    records: pd.DataFrame,
+    dataflow: str,
+    timestamp_column: str,
+    attributes: Sequence[str] | None = None,
+    *,
+    profile_id: str | None = None,
+) -> pd.DataFrame:
+    """:func:`value_arrays` as a frame with :data:`VALUE_COLUMNS` (``timestamp`` in UTC)."""
+    return values_frame(value_arrays(records, dataflow, timestamp_column, attributes, profile_id=profile_id))
 
 
 def record_timestamps(records: pd.DataFrame, column: str) -> np.ndarray:
@@ -259,48 +303,57 @@ def merge(values: pd.DataFrame, policy: MergePolicy) -> pd.DataFrame:
         One row per (profile_id, attribute), in that order, with the value and the record it came from.
     """
     if values.empty:
-        return _empty()
-    cells = values["value"].to_numpy(dtype=object)
-    keep = np.flatnonzero(_present(cells))
-    columns = {c: values[c].to_numpy(dtype=object)[keep] for c in ("profile_id", "attribute", "dataflow")}
-    source_key = values["source_key"].to_numpy(dtype=object)[keep]
-    stamps = _utc(values["timestamp"])[keep]
-    profile = pd.factorize(columns["profile_id"], sort=True)[0]
-    attribute = pd.factorize(columns["attribute"], sort=True)[0]
-    dataflow, dataflow_names = pd.factorize(columns["dataflow"], sort=True)
-    key = pd.factorize(source_key.astype(str), sort=True)[0]
+        return values_frame(_no_values())
+    keep = np.flatnonzero(_present(values["value"].to_numpy(dtype=object)))
+    arrays = {c: values[c].to_numpy(dtype=object)[keep] for c in VALUE_COLUMNS if c != "timestamp"}
+    return values_frame(merge_arrays({**arrays, "timestamp": _utc(values["timestamp"])[keep]}, policy))
+
+
+def merge_arrays(values: Mapping[str, np.ndarray], policy: MergePolicy) -> dict[str, np.ndarray]:
+    """:func:`merge` on the arrays :func:`value_arrays` makes (concatenated for several dataflows).
+
+    The values must all be present (as :func:`value_arrays` leaves them).
+    """
+    profile = pd.factorize(values["profile_id"], sort=True)[0]
+    attribute = pd.factorize(values["attribute"], sort=True)[0]
+    dataflow, dataflow_names = pd.factorize(values["dataflow"], sort=True)
+    key = pd.factorize(values["source_key"].astype(str), sort=True)[0]
+    stamps = values["timestamp"]
     # latest first; a value without any time comes after every dated one
-    ticks = stamps.view(np.int64)
-    newest_first = np.where(np.isnat(stamps), np.iinfo(np.int64).max, -ticks)
-    rank = np.zeros(len(keep), dtype=np.int64)
+    newest_first = np.where(np.isnat(stamps), np.iinfo(np.int64).max, -stamps.view(np.int64))
+    rank = np.zeros(len(stamps), dtype=np.int64)
     if policy.kind == "precedence":
         positions = {name: position for position, name in enumerate(policy.order)}
-        rank = np.array([positions.get(name, len(positions)) for name in dataflow_names], dtype=np.int64)[
-            dataflow
-        ]
+        ranks = np.array([positions.get(name, len(positions)) for name in dataflow_names], dtype=np.int64)
+        rank = ranks[dataflow]
     order = np.lexsort((key, dataflow, newest_first, rank, attribute, profile))  # last key sorts first
-    group = profile[order].astype(np.int64) * (int(attribute.max()) + 1) + attribute[order]
+    group = profile[order].astype(np.int64) * (int(attribute.max(initial=0)) + 1) + attribute[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = group[1:] != group[:-1]
     won = order[first]
-    frame = pd.DataFrame(
-        {
-            "profile_id": columns["profile_id"][won],
-            "attribute": columns["attribute"][won],
-            "value": cells[keep][won],
-            "dataflow": columns["dataflow"][won],
-            "source_key": source_key[won],
-        },
-        dtype=object,
-    )
-    frame["timestamp"] = pd.DatetimeIndex(stamps[won]).tz_localize("UTC")
-    return frame
+    return {name: array[won] for name, array in values.items()}
 
 
-def _empty() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in VALUE_COLUMNS})
-    frame["timestamp"] = pd.Series(dtype="datetime64[us, UTC]")
-    return frame
+def concat_values(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several dataflows' value arrays as one."""
+    if not parts:
+        return _no_values()
+    return {name: np.concatenate([part[name] for part in parts]) for name in VALUE_COLUMNS}
+
+
+def values_frame(values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Value arrays as a frame with :data:`VALUE_COLUMNS`, ``timestamp`` in UTC."""
+    # object columns as they are (inferring text types costs more than a lookup's whole merge),
+    # all built at once (adding a column to a frame costs as much again)
+    stamps = pd.Series(pd.DatetimeIndex(values["timestamp"]).tz_localize("UTC"), copy=False)
+    columns = {c: pd.Series(values[c], dtype=object, copy=False) for c in VALUE_COLUMNS if c != "timestamp"}
+    return pd.DataFrame({**columns, "timestamp": stamps}, copy=False)[list(VALUE_COLUMNS)]
+
+
+def _no_values() -> dict[str, np.ndarray]:
+    arrays = {c: np.empty(0, dtype=object) for c in VALUE_COLUMNS}
+    arrays["timestamp"] = np.empty(0, dtype="datetime64[us]")
+    return arrays
 
 
 def _present(cells: np.ndarray) -> np.ndarray:

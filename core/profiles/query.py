@@ -107,7 +107,8 @@ class Profiles:
     # -- merge policies -------------------------------------------------------
     def policies(self) -> dict[str, merging.MergePolicy]:
         """The workspace's merge policies by name, ``default`` always among them."""
-        return merging.load_policies(self.workspace.setting(merging.SETTING, {}))
+        with self.engine.connect() as conn:
+            return _policies(conn)
 
     def save_policy(self, name: str, policy: merging.MergePolicy | Mapping[str, Any]) -> None:
         """Adds or replaces a named merge policy (``default`` replaces the default one)."""
@@ -139,22 +140,8 @@ class Profiles:
 
     def profile_ids(self, namespace: str, value: str, limit: int = 20) -> list[str]:
         """The profiles whose records carry the identity (normalised as the graph does)."""
-        i, m = t.identities, t.profile_members
         with self.engine.connect() as conn:
-            normalised, _ = normalise_identity(load_rules(conn), namespace, value)
-            if normalised is None:
-                return []
-            query = (
-                select(m.c.profile_id)
-                .select_from(
-                    i.join(m, and_(m.c.dataflow_id == i.c.dataflow_id, m.c.source_key == i.c.source_key))
-                )
-                .where(i.c.namespace == namespace, i.c.value == normalised)
-                .distinct()
-                .order_by(m.c.profile_id)
-                .limit(limit)
-            )
-            return list(conn.execute(query).scalars())
+            return _profile_ids(conn, namespace, value, limit)
 
     def lookup(self, namespace: str, value: str, policy: str | None = None) -> UnifiedProfile | None:
         """The profile an identity belongs to, or None.
@@ -163,46 +150,50 @@ class Profiles:
             AmbiguousIdentityError: the value is on records of several profiles
                 (a shared value the graph did not link on); :meth:`search` lists them.
         """
-        found = self.profile_ids(namespace, value, limit=2)
-        if not found:
-            return None
-        if len(found) > 1:
-            raise AmbiguousIdentityError(
-                f"{namespace}:{value} is on records of several profiles (a shared or blocked value, "
-                "which does not link records); search for it to see them"
-            )
-        return self.get(found[0], policy)
+        with self.engine.connect() as conn:  # one connection: on PostgreSQL each checkout costs a ping
+            chosen = merging.choose_policy(_policies(conn), policy)
+            found = _profile_ids(conn, namespace, value, limit=2)
+            if not found:
+                return None
+            if len(found) > 1:
+                raise AmbiguousIdentityError(
+                    f"{namespace}:{value} is on records of several profiles (a shared or blocked value, "
+                    "which does not link records); search for it to see them"
+                )
+            return self._get(conn, found[0], *chosen)
 
     def get(self, profile_id: str, policy: str | None = None) -> UnifiedProfile:
         """A profile by id, merged by the named policy (the default when None)."""
-        name, chosen = merging.choose_policy(self.policies(), policy)
-        m = t.profile_members
         with self.engine.connect() as conn:
-            flows = {flow.id: flow for flow in self._dataflows(conn)}
-            keys: dict[int, list[str]] = {}
-            for dataflow_id, source_key in conn.execute(
-                select(m.c.dataflow_id, m.c.source_key).where(m.c.profile_id == profile_id)
-            ):
-                keys.setdefault(int(dataflow_id), []).append(source_key)
-            if not keys:
-                raise NotFoundError(f"no profile {profile_id!r}")
-            records: dict[str, pd.DataFrame] = {}
-            values = []
-            for dataflow_id, members in sorted(keys.items()):
-                flow = flows.get(dataflow_id)
-                table = datasets.dataset_table(conn, dataflow_id) if flow else None
-                if flow is None or table is None:
-                    continue
-                query = (
-                    select(table).where(table.c[datasets.KEY].in_(members)).order_by(table.c[datasets.KEY])
-                )
-                frame = merging.dataset_frame(conn.execute(query).all(), table)
-                records[flow.name] = frame
-                stamp = merging.timestamp_attribute(chosen, flow, frame.columns)
-                values.append(merging.attribute_values(frame, flow.name, stamp, profile_id=profile_id))
-            identities = self._identities(conn, profile_id)
-            trail = _with_records(self._trail(conn, profile_id), identities)
-        merged = merging.merge(pd.concat(values, ignore_index=True) if values else pd.DataFrame(), chosen)
+            return self._get(conn, profile_id, *merging.choose_policy(_policies(conn), policy))
+
+    def _get(
+        self, conn: Connection, profile_id: str, name: str, policy: merging.MergePolicy
+    ) -> UnifiedProfile:
+        m = t.profile_members
+        flows = {flow.id: flow for flow in merging.read_dataflows(conn)}
+        keys: dict[int, list[str]] = {}
+        for dataflow_id, source_key in conn.execute(
+            select(m.c.dataflow_id, m.c.source_key).where(m.c.profile_id == profile_id)
+        ):
+            keys.setdefault(int(dataflow_id), []).append(source_key)
+        if not keys:
+            raise NotFoundError(f"no profile {profile_id!r}")
+        records: dict[str, pd.DataFrame] = {}
+        values = []
+        for dataflow_id, members in sorted(keys.items()):
+            flow = flows.get(dataflow_id)
+            if flow is None or flow.table is None:
+                continue
+            table = flow.table
+            query = select(table).where(table.c[datasets.KEY].in_(members)).order_by(table.c[datasets.KEY])
+            frame = merging.dataset_frame(conn.execute(query).all(), table)
+            records[flow.name] = frame
+            stamp = merging.timestamp_attribute(policy, flow, frame.columns)
+            values.append(merging.value_arrays(frame, flow.name, stamp, profile_id=profile_id))
+        identities = self._identities(conn, profile_id)
+        trail = _with_records(self._trail(conn, profile_id), identities)
+        merged = merging.values_frame(merging.merge_arrays(merging.concat_values(values), policy))
         return UnifiedProfile(
             profile_id=profile_id,
             policy=name,
@@ -237,7 +228,7 @@ class Profiles:
                 prefix = _search_prefix(rules, space, text)
                 if not prefix:
                     continue
-                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
                 query = (
                     select(i.c.value)
                     .where(i.c.namespace == space, i.c.value >= prefix, i.c.value < upper)
@@ -339,8 +330,28 @@ class Profiles:
         )
         columns = [c for c in TRAIL_COLUMNS if c != "records"]
         trail = merging.rows_frame(conn.execute(query).all(), columns, dtype=object)
-        trail["created_at"] = pd.to_datetime(trail["created_at"], utc=True)
-        return trail
+        return trail.assign(created_at=pd.to_datetime(trail["created_at"], utc=True))
+
+
+def _policies(conn: Connection) -> dict[str, merging.MergePolicy]:
+    stored = conn.execute(select(t.settings.c.value).where(t.settings.c.key == merging.SETTING)).scalar()
+    return merging.load_policies(stored)
+
+
+def _profile_ids(conn: Connection, namespace: str, value: str, limit: int) -> list[str]:
+    normalised, _ = normalise_identity(load_rules(conn), namespace, value)
+    if normalised is None:
+        return []
+    i, m = t.identities, t.profile_members
+    query = (
+        select(m.c.profile_id)
+        .select_from(i.join(m, and_(m.c.dataflow_id == i.c.dataflow_id, m.c.source_key == i.c.source_key)))
+        .where(i.c.namespace == namespace, i.c.value == normalised)
+        .distinct()
+        .order_by(m.c.profile_id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
 
 
 def normalise_identity(rules: IdentityRules, namespace: str, value: str) -> tuple[str | None, str | None]:
@@ -375,17 +386,20 @@ def _search_prefix(rules: IdentityRules, namespace: str, text: str) -> str:
 
 def _with_records(trail: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
     """The trail with, per row, the records it is about: holders of a linking value, or its own record."""
-    own = trail["dataflow"].astype(str) + ":" + trail["source_key"].astype(str)
-    trail["records"] = own.where(trail["source_key"].notna(), None)
-    linking = trail["source_key"].isna()
-    if linking.any() and not identities.empty:
-        holders = (
-            identities.assign(record=identities["dataflow"] + ":" + identities["source_key"])
-            .groupby(["namespace", "value"])["record"]
-            .agg(", ".join)
-        )
-        keys = pd.MultiIndex.from_frame(trail.loc[linking, ["namespace", "value"]])
-        trail.loc[linking, "records"] = holders.reindex(keys).to_numpy()
+    # a profile's own few identities: plain Python costs less here than a pandas groupby
+    holders: dict[tuple[str, str], list[str]] = {}
+    for namespace, value, dataflow, key in zip(
+        *(identities[c].tolist() for c in IDENTITY_COLUMNS), strict=True
+    ):
+        holders.setdefault((namespace, value), []).append(f"{dataflow}:{key}")
+    about = zip(*(trail[c].tolist() for c in ("namespace", "value", "dataflow", "source_key")), strict=True)
+    records = [
+        f"{dataflow}:{key}"
+        if isinstance(key, str)
+        else ", ".join(holders.get((namespace, value), [])) or None
+        for namespace, value, dataflow, key in about
+    ]
+    trail = trail.assign(records=pd.Series(records, index=trail.index, dtype=object))
     return trail[list(TRAIL_COLUMNS)]
 
 

@@ -25,6 +25,7 @@ ATTRIBUTES = [
     "mobilePhone.number",
     "order.id",
     "order.total",
+    "person.birthDate",
     "person.firstName",
     "person.lastName",
     "personalEmail.address",
@@ -78,6 +79,7 @@ def test_a_csv_export_reads_back_as_the_lookups_show_the_profiles(
     assert ann["person.firstName"] == "Anne" and ann["dataflows"] == "crm;loyalty;shop"
     assert ann["identities.email"] == "ann@example.com" and ann["identities.phone"] == "+33612345678"
     assert ann["loyalty.points"] == "120" and ann["updatedAt"] == "2026-04-01 09:00:00+00:00"
+    assert ann["person.birthDate"] == "1990-02-03"
 
 
 def test_a_csv_export_neutralises_formulas(customers: Customers, tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def test_a_parquet_export_is_typed_and_reads_back_as_the_lookups(
     types = dict(zip(table.schema.names, table.schema.types, strict=True))
     assert types["records"] == pa.int64() and types["loyalty.points"] == pa.int64()
     assert types["order.total"] == pa.float64() and types["crmId"] == pa.string()
-    assert types["updatedAt"] == pa.timestamp("us", tz="UTC")
+    assert types["updatedAt"] == pa.timestamp("us", tz="UTC") and types["person.birthDate"] == pa.date32()
     for row in table.to_pylist():
         wanted = expected_row(customers.profiles.get(row["profile_id"]))
         got = {k: (pd.Timestamp(v) if k == "updatedAt" and v is not None else v) for k, v in row.items()}
@@ -164,18 +166,18 @@ def test_memory_stays_bounded_by_the_chunk(
         write(self, frame)
 
     monkeypatch.setattr(ParquetWriter, "write", counting)
-    fetched: list[int] = []
-    merge = export.merging.merge
+    merged: list[int] = []
+    merge = export.merging.merge_arrays
 
-    def counting_merge(values: pd.DataFrame, policy: object) -> pd.DataFrame:
-        fetched.append(values["profile_id"].nunique())
+    def counting_merge(values: dict, policy: object) -> dict:
+        merged.append(len(set(values["profile_id"])))
         return merge(values, policy)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(export.merging, "merge", counting_merge)
+    monkeypatch.setattr(export.merging, "merge_arrays", counting_merge)
     summary = export_profiles(any_workspace, tmp_path / "all.parquet", chunk_size=10_000)
     assert summary.profiles == built.profiles == 200_000
     assert seen == [10_000] * 20  # one chunk at a time, never more
-    assert max(fetched) <= 10_000  # each chunk's records are read and merged for its own profiles only
+    assert merged == [10_000] * 20  # each chunk's records are read and merged for its own profiles only
     metadata = pq.ParquetFile(tmp_path / "all.parquet").metadata
     assert metadata.num_row_groups == 20
     assert {metadata.row_group(i).num_rows for i in range(20)} == {10_000}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -21,13 +22,13 @@ from core.profiles.query import AmbiguousIdentityError, Profiles
 from core.services import Workspace
 from core.store import tables as t
 
-CONTACTS = """customer_id,first_name,last_name,email,phone,tier,updated_at
-C1,Ann,Lee, Ann@Example.com ,+33612345678,gold,2026-03-01T10:00:00Z
-C2,Bob,Stone,bob@example.com,,silver,2026-03-02T10:00:00Z
-C3,Cid,,test@test.com,+33623456789,bronze,2026-01-01T10:00:00Z
-C4,"=HYPERLINK(""http://evil"",""x"")",Evans,eve@example.com,,bronze,2026-01-05T10:00:00Z
-C5,Tim,Twin,twin@example.com,,bronze,2026-01-06T10:00:00Z
-C6,Tom,Twin,TWIN@example.com,,silver,2026-01-07T10:00:00Z
+CONTACTS = """customer_id,first_name,last_name,email,phone,tier,born,updated_at
+C1,Ann,Lee, Ann@Example.com ,+33612345678,gold,1990-02-03,2026-03-01T10:00:00Z
+C2,Bob,Stone,bob@example.com,,silver,,2026-03-02T10:00:00Z
+C3,Cid,,test@test.com,+33623456789,bronze,,2026-01-01T10:00:00Z
+C4,"=HYPERLINK(""http://evil"",""x"")",Evans,eve@example.com,,bronze,,2026-01-05T10:00:00Z
+C5,Tim,Twin,twin@example.com,,bronze,,2026-01-06T10:00:00Z
+C6,Tom,Twin,TWIN@example.com,,silver,,2026-01-07T10:00:00Z
 """
 ORDERS = [
     {"order_id": "O1", "customer_id": "C1", "email": "ann@example.com", "first_name": "Anne",
@@ -67,6 +68,7 @@ SPEC = {
                 "personalEmail.address": "lower(trim(email))",
                 "mobilePhone.number": "phone",
                 "loyalty.tier": "tier",
+                "person.birthDate": "to_date(born)",
                 "updatedAt": "to_timestamp(updated_at)",
             },
             "identities": {
@@ -191,6 +193,7 @@ def test_the_unified_profile_says_where_every_value_came_from(customers: Custome
     assert sources["loyalty.points"] == (120, "loyalty", "L1")
     assert sources["personalEmail.address"] == ("ann@example.com", "shop", "O1")
     assert ann.value("loyalty.tier") == "gold"
+    assert ann.value("person.birthDate") == date(1990, 2, 3)
     assert ann.value("nothing", "n/a") == "n/a"
     stamp = ann.attributes.set_index("attribute").loc["loyalty.points", "timestamp"]
     assert stamp == pd.Timestamp("2026-02-01", tz="UTC")
