@@ -28,7 +28,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
 from core.chunks import PreparedChunk
-from core.ingest import DataflowRun
+from core.ingest import DataflowRun, closed_after
 from core.profiles import IdentityRules, cluster, load_rules
 from core.store import datasets
 from core.store import tables as t
@@ -154,12 +154,8 @@ def dry_run(run: DataflowRun, *, sample_rows: int | None = None) -> DryRunReport
 def _chunks(segments: list[Any]) -> Iterator[pd.DataFrame]:
     for segment in segments:
         chunks = segment.open()
-        try:
+        with closed_after(chunks):
             yield from chunks
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
 
 
 def _drift(run: DataflowRun, segments: list[Any]) -> list[dict[str, Any]]:

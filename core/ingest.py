@@ -250,7 +250,7 @@ class DataflowRun:
                 skip = int(resume.get("chunks_done", 0))
             chunks = segment.open()
             # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
-            with _closed_after(chunks):
+            with closed_after(chunks):
                 for index, raw in enumerate(chunks):
                     if index < skip:
                         continue
@@ -435,7 +435,7 @@ def _over_threshold(summary: RunSummary, threshold: float) -> DataQualityError:
 
 
 @contextmanager
-def _closed_after(chunks: Iterator[pd.DataFrame]) -> Iterator[None]:
+def closed_after(chunks: Iterator[pd.DataFrame]) -> Iterator[None]:
     """Closes a connector's chunk generator however the loop over it ends."""
     try:
         yield

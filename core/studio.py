@@ -107,10 +107,6 @@ class Studio:
         clean = mapped.mapped.drop(index=mapped.errors["row"].unique())
         return QualitySuite.parse(spec.quality).results(clean)
 
-    def map_sample(self, spec: DataflowSpec, rows: int = SAMPLE_ROWS) -> MappedSample:
-        """Reads a sample and maps it."""
-        return self.map_frame(spec, self.sample(spec, rows))
-
     # -- dry runs and drift ----------------------------------------------------
     def dry_run(
         self, name: str, spec: DataflowSpec | None = None, *, sample_rows: int | None = SAMPLE_ROWS

@@ -13,7 +13,6 @@ from connectors.base import StreamInfo
 from core import monitoring
 from core.monitoring import RunFilter
 from core.services import Preview
-from core.studio import MappedSample
 from ui.state import workspace
 
 #: Seconds a cached read stays fresh; writes made on this page clear the caches at once.
@@ -161,12 +160,6 @@ def _preview_parts(
 def objects(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame | None:
     """The objects a storage stream matches (name, size, modified), None for tables."""
     return workspace().objects(connection, stream, options)
-
-
-def map_sample(name: str, spec: Mapping[str, Any]) -> MappedSample:
-    """Validates an edited dataflow spec and maps a sample with it (never cached: specs change)."""
-    ws = workspace()
-    return ws.studio.map_sample(ws.validate_dataflow(name, spec))
 
 
 @st.cache_data(show_spinner="Reading the sample once…", max_entries=16)

@@ -103,24 +103,6 @@ def mapping_editor(mapping: Mapping[str, str], targets: Sequence[str], *, key: s
     return _pairs(edited, "target", "source")
 
 
-def identities_editor(identities: Mapping[str, str], targets: Sequence[str], *, key: str) -> dict[str, str]:
-    """An editable table of identity namespace -> mapped attribute; returns the filled rows."""
-    frame = pd.DataFrame(
-        {"namespace": list(identities), "attribute": list(identities.values())}, dtype="string"
-    )
-    edited = st.data_editor(
-        frame,
-        num_rows="dynamic",
-        hide_index=True,
-        key=key,
-        column_config={
-            "namespace": st.column_config.TextColumn("Identity namespace", help="email, phone, crm_id…"),
-            "attribute": st.column_config.SelectboxColumn("Mapped attribute", options=list(targets)),
-        },
-    )
-    return _pairs(edited, "namespace", "attribute")
-
-
 def _pairs(frame: pd.DataFrame, key_column: str, value_column: str) -> dict[str, str]:
     filled = frame.dropna(subset=[key_column, value_column])
     filled = filled[(filled[key_column].str.strip() != "") & (filled[value_column].str.strip() != "")]
