@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("docs", help="write docs/functions.md from the expression function registry")
 
     sub.add_parser(
-        "profiles", help="unified profiles: show --identity NS:VALUE, stats, export PATH"
+        "profiles", help="unified profiles: show --identity NS:VALUE, stats, export PATH, rebuild"
     ).add_argument("options", nargs=argparse.REMAINDER, help="see python -m core profiles --help")
 
     sub.add_parser("demo", help="create the demo connection and dataflows, and run them")

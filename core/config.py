@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigurationError, TributaryError
-from core.models import WorkspaceSpec
+from core.models import ProfilesSpec, WorkspaceSpec
+from core.profiles.settings import read_settings, save_settings, validate_settings
 from core.services import Workspace, secret_fields
 
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -113,6 +114,7 @@ def apply(workspace: Workspace, path: str | Path) -> dict[str, list[str]]:
     """Creates or updates what the YAML file(s) describe; returns what was applied."""
     applied: dict[str, list[str]] = {"connections": [], "dataflows": []}
     specs = [(file, load_file(file)) for file in _files(Path(path))]
+    profiles = _profiles_section(workspace, specs)  # validated before anything is saved
     attributes: dict[str, Any] = dict(workspace.setting("attributes", {}))
     for _file, spec in specs:
         attributes.update(spec.attributes)
@@ -140,7 +142,32 @@ def apply(workspace: Workspace, path: str | Path) -> dict[str, list[str]]:
             with _prefixed(file):
                 workspace.save_dataflow(name, dataflow)
             applied["dataflows"].append(name)
+    if profiles is not None:
+        file, section, known = profiles
+        with _prefixed(file):
+            save_settings(workspace, section, known)
+        applied["profiles"] = ["profiles"]
     return applied
+
+
+def _profiles_section(
+    workspace: Workspace, specs: list[tuple[Path, WorkspaceSpec]]
+) -> tuple[Path, ProfilesSpec, set[str]] | None:
+    """The one ``profiles:`` section of the files, checked against the dataflows they will leave."""
+    found = [(file, spec.profiles) for file, spec in specs if spec.profiles is not None]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ConfigurationError(
+            f"'profiles:' is in both {found[0][0]} and {found[1][0]}; keep the section in one file"
+        )
+    file, section = found[0]
+    assert section is not None
+    known = {row["name"] for row in workspace.store.dataflow_rows()}
+    known |= {name for _, spec in specs for name in spec.dataflows}
+    with _prefixed(file):
+        validate_settings(section, known)
+    return file, section, known
 
 
 @contextmanager
@@ -167,4 +194,7 @@ def export(workspace: Workspace) -> str:
     }
     if not spec["attributes"]:
         del spec["attributes"]
+    profiles = read_settings(workspace).model_dump(mode="json")
+    if profiles != ProfilesSpec().model_dump(mode="json"):
+        spec["profiles"] = profiles
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)

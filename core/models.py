@@ -125,10 +125,28 @@ class DataflowSpec(_Strict):
         return self
 
 
+class ProfilesSpec(_Strict):
+    """How records become profiles: identity rules and merge policies (``profiles:`` in YAML).
+
+    Attributes:
+        default_region: the region phone numbers without +country are read in
+            (``US``, ``FR``…); empty: numbers need their country code.
+        namespaces: namespace -> overrides (``type``, ``normaliser``, ``limit``, ``priority``).
+        blocked: namespace (``"*"`` for all) -> values that never link records.
+        policies: merge policy name -> ``{kind, order, timestamps}``.
+    """
+
+    default_region: str = "US"
+    namespaces: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    blocked: dict[str, list[str]] = Field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 class WorkspaceSpec(_Strict):
-    """A whole configuration file: custom attributes, connections and dataflows."""
+    """A whole configuration file: custom attributes, connections, dataflows and profile rules."""
 
     attributes: dict[str, Any] = Field(default_factory=dict)
+    profiles: ProfilesSpec | None = None
     connections: dict[str, ConnectionSpec] = Field(default_factory=dict)
     dataflows: dict[str, DataflowSpec] = Field(default_factory=dict)
 

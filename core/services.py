@@ -30,6 +30,7 @@ from core.store import tables as t
 from core.store.repository import Store, utcnow
 
 if typing.TYPE_CHECKING:
+    from core.profiles.query import Profiles
     from core.studio import Studio
 
 MASK = "********"
@@ -91,6 +92,13 @@ class Workspace:
         from core.studio import Studio
 
         return Studio(self)
+
+    @property
+    def profiles(self) -> Profiles:
+        """Unified profiles: lookups, search, counts, merge policies, identity rules, rebuild."""
+        from core.profiles.query import Profiles
+
+        return Profiles(self)
 
     # -- profile schema -------------------------------------------------------
     @property

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import profiles
 from ui.feedback import required
+from ui.profile_rules import rules_panel
 from ui.routing import through_app
 
 through_app()
@@ -21,6 +22,8 @@ if not figures["profiles"]:
         "No profiles yet: mark identity fields (email, phone, CRM id…) in a dataflow's mapping and run it.",
         icon=":material/info:",
     )
+    with st.expander("Identity rules", icon=":material/rule:"):
+        rules_panel()
     st.stop()
 with st.container(border=True):
     profiles.profile_counts(figures)
@@ -43,3 +46,6 @@ if profile_id is not None:
 
 st.subheader("Export")
 profiles.export_panel(policy)
+
+with st.expander("Identity rules", icon=":material/rule:"):
+    rules_panel()

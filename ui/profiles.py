@@ -19,7 +19,8 @@ import streamlit as st
 
 from core.profiles.export import export_profiles
 from core.profiles.merge import LINEAGE_COLUMNS
-from core.profiles.query import Profiles, UnifiedProfile
+from core.profiles.query import Profiles
+from core.profiles.unified import UnifiedProfile
 from core.services import Workspace
 from ui.data import FRESH_SECONDS
 from ui.feedback import required

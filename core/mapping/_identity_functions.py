@@ -69,7 +69,7 @@ def _uuid(*values: pd.Series, index: pd.Index) -> pd.Series:
 # --- emails -------------------------------------------------------------------------------------
 
 # One @, something before it, a domain of dot-separated labels, and no whitespace anywhere.
-_EMAIL = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
 
 
 @register(
@@ -85,7 +85,7 @@ _EMAIL = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
 def _normalize_email(text: pd.Series) -> Evaluated:
     emails = convert.clean_text(text).str.lower()
     present = convert.flags(emails.notna())
-    valid = convert.flags(emails.str.contains(_EMAIL, regex=True))
+    valid = convert.flags(emails.str.contains(EMAIL_PATTERN, regex=True))
     failed = present & ~valid
     why = convert.reasons(text, failed, "normalize_email: ", " is not an email address")
     return Evaluated(emails.mask(failed), why)
@@ -107,7 +107,7 @@ REGION = Constant(
 )
 
 
-def _e164(text: str, region: str | None) -> str:
+def e164(text: str, region: str | None) -> str:
     """Formats one phone number as E.164; raises ValueError when it is not a valid number."""
     import phonenumbers
 
@@ -133,7 +133,7 @@ def _e164(text: str, region: str | None) -> str:
 )
 def _normalize_phone(text: pd.Series, default_region: str | None = None) -> Evaluated:
     region = None if default_region is None else default_region.upper()
-    result = convert.map_distinct(convert.clean_text(text), lambda value: _e164(value, region))
+    result = convert.map_distinct(convert.clean_text(text), lambda value: e164(value, region))
     where = f"in region {region}" if region else "(with no default region it needs a +country code)"
     why = convert.reasons(text, result.failed, "normalize_phone: ", f" is not a valid phone number {where}")
     return Evaluated(result.values, why)

@@ -34,7 +34,8 @@ from core.profiles.namespaces import (
     NormalisedValues,
     load_rules,
 )
-from core.profiles.query import AmbiguousIdentityError, Profiles, UnifiedProfile
+from core.profiles.query import AmbiguousIdentityError, Profiles
+from core.profiles.unified import UnifiedProfile
 
 __all__ = [
     "BLOCKED_SETTING",

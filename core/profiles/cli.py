@@ -1,4 +1,4 @@
-"""``python -m core profiles show|stats|export``: unified profiles on the command line.
+"""``python -m core profiles show|stats|export|rebuild``: unified profiles on the command line.
 
 Exit codes, as the rest of the CLI: 0 done, 1 no profile has that identity,
 2 a configuration or usage error (the message says what to fix).
@@ -43,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--policy", help="merge policy (default: the workspace's default policy)")
     export.add_argument("--chunk-size", type=int, default=10_000, help="profiles per chunk (bounds memory)")
+    sub.add_parser(
+        "rebuild",
+        help="relink every record under the current identity rules (after changing them, or on an older "
+        "workspace)",
+    )
     return root
 
 
@@ -67,9 +72,7 @@ def main(argv: list[str] | None = None, workspace: Workspace | None = None) -> i
 
 
 def _dispatch(workspace: Workspace, args: argparse.Namespace) -> int:
-    from core.profiles.query import Profiles
-
-    profiles = Profiles(workspace)
+    profiles = workspace.profiles
     if args.action == "show":
         namespace, _, value = args.identity.partition(":")
         if not namespace.strip() or not value.strip():
@@ -93,6 +96,12 @@ def _dispatch(workspace: Workspace, args: argparse.Namespace) -> int:
             print(json.dumps(plain, default=_json_value))
         else:
             _print_stats(stats)
+    elif args.action == "rebuild":
+        counts = profiles.rebuild()
+        print(
+            f"rebuilt the identity graph: {counts['records']:,} records in {counts['profiles']:,} profiles "
+            f"({counts['decisions']:,} decisions recorded)"
+        )
     elif args.action == "export":
         from core.profiles.export import export_profiles
 

@@ -50,6 +50,8 @@ in; a workspace of French customers sets ``"FR"`` so that ``0612345678`` is
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -61,6 +63,7 @@ from sqlalchemy import Connection, select
 
 from core.errors import ConfigurationError
 from core.mapping import convert
+from core.mapping._identity_functions import EMAIL_PATTERN, e164
 from core.mapping.functions import FUNCTIONS
 from core.store import tables as t
 
@@ -134,6 +137,11 @@ _PHONE_CACHE_SIZE = 500_000
 _MISSING = object()
 _PHONE_REPEATED = "(?:" + "|".join(f"{d}{{7}}" for d in range(10)) + ")$"
 _PHONE_ONE_DIGIT = "^(?:" + "|".join(f"{d}+" for d in range(10)) + ")$"
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
+_EMAIL_LOCAL_RE = re.compile(_EMAIL_PLACEHOLDER_LOCAL)
+_PHONE_REPEATED_RE = re.compile(_PHONE_REPEATED)
+_PHONE_ONE_DIGIT_RE = re.compile(_PHONE_ONE_DIGIT)
+_RULES_CACHE: dict[str, IdentityRules] = {}
 
 
 class _NamespaceSetting(BaseModel):
@@ -244,6 +252,65 @@ class IdentityRules:
             reasons=reasons.where(invalid),
         )
 
+    def identify(self, name: str, value: Any) -> tuple[str | None, str | None]:
+        """One value as the graph stores it, or (None, why it links no one): a lookup's path.
+
+        Decides exactly as :meth:`normalise` does for a column (a property test
+        holds them equal), but in plain Python for a typed ASCII value: a
+        one-row pandas pass costs ~4 ms, more than all of a lookup's queries.
+        Other values (accents, control characters, non-strings) take the column path.
+        """
+        if not (isinstance(value, str) and value.isascii() and value.strip(" ").isprintable()):
+            return self._identify_column(name, value)
+        text = value.strip(" ")
+        if not text:
+            return None, f"an empty {name} identifies no one"
+        folded = text.lower()
+        kind = self.namespace(name).normaliser
+        normalised: str | None
+        if kind == "email":
+            normalised = folded if _EMAIL_RE.search(folded) else None
+        elif kind == "phone":
+            normalised = _phone(text, self.default_region)
+        else:
+            normalised = folded if kind == "lower" else text
+        user = self.blocked.get(name, frozenset()) | self.blocked.get("*", frozenset())
+        if (
+            normalised in user
+            or folded in user
+            or folded in _PLACEHOLDERS
+            or (normalised is not None and self._is_placeholder(kind, text, normalised))
+        ):
+            return None, _blocked_message(name, value)
+        if normalised is None:  # invalid: the column path words the reason as a run does
+            return self._identify_column(name, value)
+        return normalised, None
+
+    def _identify_column(self, name: str, value: Any) -> tuple[str | None, str | None]:
+        result = self.normalise(name, pd.Series([value], dtype=object))
+        if bool(result.blocked[0]):
+            return None, _blocked_message(name, value)
+        if bool(result.invalid[0]):
+            return None, str(result.reasons.iloc[0])
+        normalised = result.values.iloc[0]
+        if pd.isna(normalised):
+            return None, f"an empty {name} identifies no one"
+        return str(normalised), None
+
+    @staticmethod
+    def _is_placeholder(kind: str, text: str, normalised: str) -> bool:
+        """One value's :meth:`_placeholder` (the normaliser's built-in placeholders)."""
+        if kind == "email":
+            return normalised in _EMAIL_PLACEHOLDERS or bool(_EMAIL_LOCAL_RE.search(normalised))
+        if kind == "phone":
+            digits = re.sub(r"\D", "", text)
+            return (
+                digits in _PHONE_PLACEHOLDER_DIGITS
+                or bool(_PHONE_ONE_DIGIT_RE.search(digits))
+                or bool(_PHONE_REPEATED_RE.search(normalised))
+            )
+        return False
+
     def _normalised(self, name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(values, reasons): the normaliser's output, and why rows failed (NA where they did not)."""
         kind = self.namespace(name).normaliser
@@ -305,16 +372,46 @@ def _phones(text: pd.Series, region: str | None) -> tuple[pd.Series, pd.Series]:
     )
 
 
+def _phone(text: str, region: str | None) -> str | None:
+    """One trimmed text's E.164 number (None when invalid), through :func:`_phones`' cache."""
+    compact = re.sub(_PHONE_LAYOUT, "", text)
+    known = _PHONE_CACHE.get((region, compact), _MISSING)
+    if known is _MISSING:
+        try:
+            known = e164(compact, region)
+        except ValueError:
+            known = None
+        if len(_PHONE_CACHE) >= _PHONE_CACHE_SIZE:
+            _PHONE_CACHE.clear()
+        _PHONE_CACHE[(region, compact)] = known
+    return known  # type: ignore[return-value]
+
+
+def _blocked_message(name: str, value: Any) -> str:
+    return f"{str(value).strip()!r} is a blocked {name} value (a placeholder), which links no one"
+
+
 def load_rules(conn: Connection) -> IdentityRules:
-    """The workspace's identity rules, from its settings (built-ins when none are set)."""
+    """The workspace's identity rules, from its settings (built-ins when none are set).
+
+    Rules built from the same settings are reused: building them normalises
+    the block lists, which would otherwise be paid by every lookup.
+    """
     keys = (NAMESPACES_SETTING, BLOCKED_SETTING, REGION_SETTING)
     query = select(t.settings.c.key, t.settings.c.value).where(t.settings.c.key.in_(keys))
     rows = {key: value for key, value in conn.execute(query)}
-    return IdentityRules.from_settings(
-        rows.get(NAMESPACES_SETTING),
-        rows.get(BLOCKED_SETTING),
-        rows.get(REGION_SETTING, DEFAULT_REGION),
-    )
+    signature = json.dumps(rows, sort_keys=True, default=str)
+    rules = _RULES_CACHE.get(signature)
+    if rules is None:
+        rules = IdentityRules.from_settings(
+            rows.get(NAMESPACES_SETTING),
+            rows.get(BLOCKED_SETTING),
+            rows.get(REGION_SETTING, DEFAULT_REGION),
+        )
+        if len(_RULES_CACHE) >= 16:
+            _RULES_CACHE.clear()
+        _RULES_CACHE[signature] = rules
+    return rules
 
 
 def _entries(

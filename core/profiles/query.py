@@ -13,25 +13,30 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Connection, String, and_, cast, func, select, union
 
 from core.errors import ConfigurationError, NotFoundError
-from core.models import NAME_PATTERN
+from core.models import NAME_PATTERN, ProfilesSpec
 from core.profiles import merge as merging
+from core.profiles.graph import rebuild as rebuild_graph
 from core.profiles.namespaces import IdentityRules, load_rules
+from core.profiles.settings import read_settings, save_settings
+from core.profiles.unified import (
+    ATTRIBUTE_COLUMNS,
+    IDENTITY_COLUMNS,
+    TRAIL_COLUMNS,
+    UnifiedProfile,
+    with_records,
+)
 from core.store import datasets
 from core.store import tables as t
 
 if TYPE_CHECKING:
     from core.services import Workspace
 
-ATTRIBUTE_COLUMNS = ("attribute", "value", "dataflow", "source_key", "timestamp")
-IDENTITY_COLUMNS = ("namespace", "value", "dataflow", "source_key")
-TRAIL_COLUMNS = ("created_at", "rule", "namespace", "value", "dataflow", "source_key", "records", "detail")
 SEARCH_COLUMNS = ("namespace", "value", "profile_id", "records")
 
 
@@ -39,62 +44,6 @@ class AmbiguousIdentityError(ConfigurationError):
     """An identity value belongs to records of several profiles (a shared or blocked value)."""
 
     code = "ambiguous_identity"
-
-
-@dataclass(frozen=True)
-class UnifiedProfile:
-    """One customer as a merge policy shows them, with where every value came from.
-
-    Attributes:
-        profile_id: the graph's id for the profile.
-        policy: the name of the merge policy that chose the attributes.
-        attributes: attribute, value, and the record that won (dataflow, source_key, timestamp).
-        identities: every identity value of the profile's records (namespace, value, dataflow, source_key).
-        records: dataflow name -> the profile's records in that dataflow's dataset.
-        trail: the graph's decisions on these records, oldest first: ``merged`` rows name
-            an identity value that links records (``records``: which ones, as
-            ``dataflow:source_key``); ``blocked_value``, ``invalid_value`` and
-            ``namespace_limit`` rows name a record whose value did not link, and why
-            (created_at, rule, namespace, value, dataflow, source_key, records, detail).
-    """
-
-    profile_id: str
-    policy: str
-    attributes: pd.DataFrame
-    identities: pd.DataFrame
-    records: dict[str, pd.DataFrame] = field(default_factory=dict)
-    trail: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TRAIL_COLUMNS)))
-
-    @property
-    def dataflows(self) -> list[str]:
-        """The dataflows contributing records, by name."""
-        return sorted(name for name, frame in self.records.items() if not frame.empty)
-
-    @property
-    def members(self) -> int:
-        """How many records the profile merges."""
-        return sum(len(frame) for frame in self.records.values())
-
-    def value(self, attribute: str, default: Any = None) -> Any:
-        """The merged value of one attribute, or ``default``."""
-        rows = self.attributes[self.attributes["attribute"] == attribute]
-        return default if rows.empty else rows["value"].iloc[0]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The profile as plain data (times as ``datetime``), for JSON output."""
-        return {
-            "profile_id": self.profile_id,
-            "policy": self.policy,
-            "dataflows": self.dataflows,
-            "members": self.members,
-            "attributes": {
-                row["attribute"]: {k: row[k] for k in ATTRIBUTE_COLUMNS[1:]}
-                for row in _plain_records(self.attributes)
-            },
-            "identities": _plain_records(self.identities),
-            "records": {name: _plain_records(frame) for name, frame in self.records.items()},
-            "trail": _plain_records(self.trail),
-        }
 
 
 class Profiles:
@@ -116,27 +65,46 @@ class Profiles:
             raise ConfigurationError(
                 f"policy name {name!r} must start with a letter and use only letters, digits, '_' or '-'"
             )
-        parsed = merging.parse_policy(name, policy)
-        known = {flow.name for flow in self._dataflows()}
-        unknown = sorted((set(parsed.order) | set(parsed.timestamps)) - known)
-        if unknown:
-            raise ConfigurationError(f"merge policy {name!r}: no dataflow named {', '.join(unknown)}")
-        stored = dict(self.workspace.setting(merging.SETTING, {}) or {})
-        stored[name] = parsed.model_dump(mode="json", exclude_defaults=True)
-        self.workspace.save_setting(merging.SETTING, stored)
+        spec = self.settings()
+        body = policy.model_dump(mode="json") if isinstance(policy, merging.MergePolicy) else dict(policy)
+        spec.policies[name] = body
+        self.save_settings(spec)
 
     def delete_policy(self, name: str) -> None:
         """Removes a named policy (removing ``default`` restores the built-in timestamp policy)."""
-        stored = dict(self.workspace.setting(merging.SETTING, {}) or {})
-        if stored.pop(name, None) is None:
+        spec = self.settings()
+        if spec.policies.pop(name, None) is None:
             raise NotFoundError(f"no saved merge policy {name!r}")
-        self.workspace.save_setting(merging.SETTING, stored)
+        self.save_settings(spec)
+
+    # -- identity rules ---------------------------------------------------------
+    def settings(self) -> ProfilesSpec:
+        """Identity rules (region, namespaces, block lists) and merge policies, as saved."""
+        return read_settings(self.workspace)
+
+    def save_settings(self, spec: ProfilesSpec) -> None:
+        """Validates and saves the settings; records linked before keep their links until :meth:`rebuild`."""
+        save_settings(self.workspace, spec)
+
+    def rebuild(self) -> dict[str, int]:
+        """Relinks every record under the current rules, in one transaction; returns the new counts.
+
+        Needed after the rules change (a block list, a limit, the phone region),
+        or to build the graph of a workspace whose records predate it. Runs of
+        other dataflows wait for it (PostgreSQL) or for its write lock (SQLite).
+        """
+        result = rebuild_graph(self.engine)
+        return {
+            "records": len(result.members),
+            "profiles": len(result.profiles),
+            "decisions": len(result.decisions),
+        }
 
     # -- lookups ------------------------------------------------------------
     def normalise(self, namespace: str, value: str) -> tuple[str | None, str | None]:
         """An identity value as the graph stores it, or (None, why it links no one)."""
         with self.engine.connect() as conn:
-            return normalise_identity(load_rules(conn), namespace, value)
+            return load_rules(conn).identify(namespace, value)
 
     def profile_ids(self, namespace: str, value: str, limit: int = 20) -> list[str]:
         """The profiles whose records carry the identity (normalised as the graph does)."""
@@ -192,7 +160,7 @@ class Profiles:
             stamp = merging.timestamp_attribute(policy, flow, frame.columns)
             values.append(merging.value_arrays(frame, flow.name, stamp, profile_id=profile_id))
         identities = self._identities(conn, profile_id)
-        trail = _with_records(self._trail(conn, profile_id), identities)
+        trail = with_records(self._trail(conn, profile_id), identities)
         merged = merging.values_frame(merging.merge_arrays(merging.concat_values(values), policy))
         return UnifiedProfile(
             profile_id=profile_id,
@@ -339,7 +307,7 @@ def _policies(conn: Connection) -> dict[str, merging.MergePolicy]:
 
 
 def _profile_ids(conn: Connection, namespace: str, value: str, limit: int) -> list[str]:
-    normalised, _ = normalise_identity(load_rules(conn), namespace, value)
+    normalised, _ = load_rules(conn).identify(namespace, value)
     if normalised is None:
         return []
     i, m = t.identities, t.profile_members
@@ -354,26 +322,6 @@ def _profile_ids(conn: Connection, namespace: str, value: str, limit: int) -> li
     return list(conn.execute(query).scalars())
 
 
-def normalise_identity(rules: IdentityRules, namespace: str, value: str) -> tuple[str | None, str | None]:
-    """An identity value as the graph stores it, or (None, why) when it links nothing.
-
-    Returns:
-        (the normalised value, None), or (None, the reason: empty, blocked, not valid).
-    """
-    result = rules.normalise(namespace, pd.Series([value], dtype=object))
-    if bool(result.blocked[0]):
-        return (
-            None,
-            f"{str(value).strip()!r} is a blocked {namespace} value (a placeholder), which links no one",
-        )
-    if bool(result.invalid[0]):
-        return None, str(result.reasons.iloc[0])
-    normalised = result.values.iloc[0]
-    if pd.isna(normalised):
-        return None, f"an empty {namespace} identifies no one"
-    return str(normalised), None
-
-
 def _search_prefix(rules: IdentityRules, namespace: str, text: str) -> str:
     """A typed prefix as stored values start: a partial value cannot go through a full normaliser."""
     kind = rules.namespace(namespace).normaliser
@@ -384,25 +332,6 @@ def _search_prefix(rules: IdentityRules, namespace: str, text: str) -> str:
     return text.strip()
 
 
-def _with_records(trail: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
-    """The trail with, per row, the records it is about: holders of a linking value, or its own record."""
-    # a profile's own few identities: plain Python costs less here than a pandas groupby
-    holders: dict[tuple[str, str], list[str]] = {}
-    for namespace, value, dataflow, key in zip(
-        *(identities[c].tolist() for c in IDENTITY_COLUMNS), strict=True
-    ):
-        holders.setdefault((namespace, value), []).append(f"{dataflow}:{key}")
-    about = zip(*(trail[c].tolist() for c in ("namespace", "value", "dataflow", "source_key")), strict=True)
-    records = [
-        f"{dataflow}:{key}"
-        if isinstance(key, str)
-        else ", ".join(holders.get((namespace, value), [])) or None
-        for namespace, value, dataflow, key in about
-    ]
-    trail = trail.assign(records=pd.Series(records, index=trail.index, dtype=object))
-    return trail[list(TRAIL_COLUMNS)]
-
-
 def _combinations(rows: Sequence[Any]) -> pd.DataFrame:
     """Profiles per set of contributing dataflows, from (JSON text of names, count) rows."""
     counts: dict[str, int] = {}
@@ -411,14 +340,3 @@ def _combinations(rows: Sequence[Any]) -> pd.DataFrame:
         counts[label] = counts.get(label, 0) + int(n)
     frame = pd.DataFrame(list(counts.items()), columns=["dataflows", "profiles"])
     return frame.sort_values(["profiles", "dataflows"], ascending=[False, True]).reset_index(drop=True)
-
-
-def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with None for missing values and Python scalars."""
-    if frame.empty:
-        return []
-    plain = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in plain.to_dict("records")
-    ]

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.profiles.query import Profiles, UnifiedProfile
+from core.profiles.query import Profiles
+from core.profiles.unified import UnifiedProfile
 from core.services import Workspace
 from core.store import tables as t
 from tests.pages.apptest import open_page, texts
@@ -198,3 +199,48 @@ def test_a_quoted_value_cannot_break_the_graph_text() -> None:
     dot = profile_ui.identity_graph(unified)
     assert '"v:crm_id:a\\"b\\\\c\\nd"' in dot
     assert all(line.endswith((";", "{", "}")) for line in dot.splitlines())  # no statement broken
+
+
+def test_identity_rules_save_from_the_page_and_a_rebuild_keeps_an_unchanged_graph() -> None:
+    at = open_page(PAGE)
+    assert at.selectbox(key="profiles.rules.region").value == "FR"  # the demo's customers are French
+    at.selectbox(key="profiles.rules.region").set_value("BE")
+    at.button(key="profiles.rules.save").click().run()  # a form sends its widgets' values on submit
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Rules saved" in texts(at.success)
+    opened = Workspace.open()
+    try:
+        assert opened.profiles.settings().default_region == "BE"
+    finally:
+        spec = opened.profiles.settings()
+        spec.default_region = "FR"
+        opened.profiles.save_settings(spec)
+
+    before = _scalar(select(func.count()).select_from(t.profiles))
+    at = open_page(PAGE)
+    at.button(key="profiles.rules.rebuild").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    records = _scalar(select(func.count()).select_from(t.profile_members))
+    assert f"Rebuilt: {records:,} records in {before:,} profiles" in [s.label for s in at.status]
+    assert _scalar(select(func.count()).select_from(t.profiles)) == before
+
+
+def test_the_rules_editors_keep_only_what_differs_from_the_built_ins() -> None:
+    from core.models import ProfilesSpec
+    from ui.profile_rules import blocked_frame, namespaces_frame, spec_from
+
+    spec = ProfilesSpec(default_region="FR")
+    namespaces = namespaces_frame(spec)
+    assert namespaces["namespace"].tolist()[:4] == ["crm_id", "loyalty_id", "email", "phone"]
+    namespaces.loc[namespaces["namespace"] == "email", "limit"] = 2
+    namespaces.loc[len(namespaces)] = ["member_code", "person", "lower", 1, 2]
+    blocked = pd.DataFrame(
+        {"namespace": ["email", "", None], "value": ["noreply@shop.fr", "n/d", "ignored"]}, dtype="string"
+    )
+    edited = spec_from("FR", namespaces, blocked, {})
+    assert edited.namespaces == {
+        "email": {"type": "person", "normaliser": "email", "limit": 2, "priority": 3},
+        "member_code": {"type": "person", "normaliser": "lower", "limit": 1, "priority": 2},
+    }
+    assert edited.blocked == {"email": ["noreply@shop.fr"], "*": ["n/d"]}
+    assert blocked_frame(edited).values.tolist() == [["email", "noreply@shop.fr"], ["*", "n/d"]]

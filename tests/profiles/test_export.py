@@ -13,7 +13,8 @@ from bench.profile_lookup_bench import build_profiles
 from core.errors import ConfigurationError, NotFoundError
 from core.profiles import export
 from core.profiles.export import ParquetWriter, export_profiles, unified_chunks
-from core.profiles.query import Profiles, UnifiedProfile
+from core.profiles.query import Profiles
+from core.profiles.unified import UnifiedProfile
 from core.services import Workspace
 from tests.profiles.test_query import PERSONS, Customers, ingest_customers
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import ConfigurationError
 from core.profiles import BLOCKED_SETTING, NAMESPACES_SETTING, REGION_SETTING, IdentityRules, load_rules
@@ -133,3 +135,53 @@ def test_rules_load_from_the_workspace_settings(workspace):
     assert normalise(rules, "phone", "07911 123456") == ["+447911123456"]
     assert normalise(rules, "email", "INFO@shop.co.uk") == [None]
     assert rules.namespace("member_no").limit == 1
+
+
+# Values a lookup receives: typed emails and phones with stray case, layout and
+# placeholders, unicode, control characters, and plain ids.
+_TYPED = st.one_of(
+    st.sampled_from(
+        [
+            " Ann.Lee@Example.COM ",
+            "test@test.com",
+            "NoEmail@shop.fr",
+            "a@b",
+            "a b@c.de",
+            "N/A",
+            "0",
+            "+33 6 12 34 56 78",
+            "0612345678",
+            "(0)6-12-34-56-78",
+            "0000000000",
+            "123-456-7890",
+            "+1 (202) 555-0148",
+            "2025550148",
+            "12345",
+            "CRM-001",
+            "  crm-001\t",
+            "Chloé@exemple.fr",
+            "",
+            "   ",
+            "\x00x",
+            "ann@example.com\n",
+            "unknown",
+            "\uff20",
+            "+4407911123456",
+        ]
+    ),
+    st.text(alphabet=st.characters(codec="ascii"), max_size=16),
+    st.text(max_size=12),
+    st.from_regex(r"[ ]?[A-Za-z0-9.+_-]{1,8}@[A-Za-z0-9-]{1,6}(\.[A-Za-z]{2,3}){1,2}[ ]?", fullmatch=True),
+    st.from_regex(r"[ ]?\+?[0-9 ().-]{6,16}[ ]?", fullmatch=True),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(namespace=st.sampled_from(["email", "phone", "crm_id", "member_code", "cookie_id"]), value=_TYPED)
+def test_one_typed_value_is_identified_exactly_as_a_column_would_be(namespace, value):
+    rules = IdentityRules.from_settings(
+        [{"name": "member_code", "normaliser": "lower"}],
+        {"email": ["blocked@shop.fr"], "*": ["crm-666"], "phone": ["+12025550199"]},
+        "FR",
+    )
+    assert rules.identify(namespace, value) == rules._identify_column(namespace, value)

@@ -1,0 +1,154 @@
+"""The Profiles page's identity rules: phone region, namespaces, block lists, and the rebuild.
+
+Rules decide which records are one customer. Saving them changes how new
+records link; "Rebuild profiles" relinks the records already ingested, so
+the effect of a rule can be seen at once in the explorer above.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import TributaryError
+from core.models import ProfilesSpec
+from core.profiles.namespaces import BUILTINS, CUSTOM_PRIORITY, IdentityRules
+from ui.feedback import required
+from ui.state import workspace
+
+#: The namespace table's columns, as the editor shows them.
+NAMESPACE_COLUMNS = ["namespace", "type", "normaliser", "limit", "priority"]
+#: The region choice meaning "numbers need their +country code".
+NO_REGION = ""
+
+
+def _regions() -> list[str]:
+    import phonenumbers  # its metadata is large: loaded when the panel is drawn
+
+    return [NO_REGION, *sorted(phonenumbers.SUPPORTED_REGIONS)]
+
+
+def namespaces_frame(spec: ProfilesSpec) -> pd.DataFrame:
+    """Every namespace in effect (built-ins with the workspace's overrides, then custom ones)."""
+    rules = IdentityRules.from_settings(spec.namespaces, None, spec.default_region or None)
+    names = [*BUILTINS, *sorted(set(spec.namespaces) - set(BUILTINS))]
+    rows = [
+        {
+            "namespace": name,
+            "type": (ns := rules.namespace(name)).kind,
+            "normaliser": ns.normaliser,
+            "limit": ns.limit,
+            "priority": ns.priority,
+        }
+        for name in names
+    ]
+    return pd.DataFrame(rows, columns=NAMESPACE_COLUMNS).astype({"limit": "Int64", "priority": "Int64"})
+
+
+def blocked_frame(spec: ProfilesSpec) -> pd.DataFrame:
+    """The block lists, one (namespace, value) row each."""
+    rows = [(name, value) for name, values in spec.blocked.items() for value in values]
+    return pd.DataFrame(rows, columns=["namespace", "value"], dtype="string")
+
+
+def spec_from(
+    region: str, namespaces: pd.DataFrame, blocked: pd.DataFrame, policies: dict[str, Any]
+) -> ProfilesSpec:
+    """The settings the editors describe: only what differs from the built-ins is kept."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for row in namespaces.dropna(subset=["namespace"]).to_dict("records"):
+        name = str(row["namespace"]).strip()
+        if not name:
+            continue
+        entry = {
+            "type": row.get("type") or "person",
+            "normaliser": row.get("normaliser") or "trim",
+            "limit": None if pd.isna(row.get("limit")) else int(row["limit"]),
+            "priority": CUSTOM_PRIORITY if pd.isna(row.get("priority")) else int(row["priority"]),
+        }
+        builtin = BUILTINS.get(name)
+        if builtin is not None and entry == {
+            "type": builtin.kind, "normaliser": builtin.normaliser, "limit": builtin.limit,
+            "priority": builtin.priority,
+        }:  # fmt: skip
+            continue
+        overrides[name] = entry
+    lists: dict[str, list[str]] = {}
+    for row in blocked.dropna().to_dict("records"):
+        lists.setdefault(str(row["namespace"]).strip() or "*", []).append(str(row["value"]))
+    return ProfilesSpec(default_region=region, namespaces=overrides, blocked=lists, policies=policies)
+
+
+def rules_panel() -> None:
+    """The rules editor (one form) and the rebuild button, with what each does."""
+    profiles = workspace().profiles
+    spec = required(profiles.settings)
+    st.caption(
+        "Which records are one customer. A **limit** is the most values of a namespace one profile may "
+        "hold (one CRM id: a second one means two people); links are made in **priority** order (1 first); "
+        "**blocked** values (placeholders such as test@test.com, and yours) never link anyone."
+    )
+    regions = _regions()
+    with st.form("profiles.rules", border=False):
+        region = st.selectbox(
+            "Phone region",
+            regions,
+            index=regions.index(spec.default_region) if spec.default_region in regions else 0,
+            format_func=lambda r: r or "none: numbers need their +country code",
+            help="Numbers written without +country (0612345678) are read in this region",
+            key="profiles.rules.region",
+        )
+        namespaces = st.data_editor(
+            namespaces_frame(spec),
+            num_rows="dynamic",
+            hide_index=True,
+            key="profiles.rules.namespaces",
+            column_config={
+                "namespace": st.column_config.TextColumn("Namespace", required=True),
+                "type": st.column_config.SelectboxColumn("Type", options=["person", "device"]),
+                "normaliser": st.column_config.SelectboxColumn(
+                    "Normaliser", options=["email", "phone", "trim", "lower"]
+                ),
+                "limit": st.column_config.NumberColumn("Limit per profile", min_value=1, step=1),
+                "priority": st.column_config.NumberColumn("Priority", min_value=1, step=1),
+            },
+        )
+        blocked = st.data_editor(
+            blocked_frame(spec),
+            num_rows="dynamic",
+            hide_index=True,
+            key="profiles.rules.blocked",
+            column_config={
+                "namespace": st.column_config.TextColumn("Namespace (* for all)"),
+                "value": st.column_config.TextColumn("Blocked value"),
+            },
+        )
+        saved = st.form_submit_button("Save rules", type="primary", key="profiles.rules.save")
+    if saved:
+        try:
+            profiles.save_settings(spec_from(region, namespaces, blocked, spec.policies))
+        except TributaryError as error:
+            st.error(error.user_message, icon=":material/error:")
+        else:
+            st.success(
+                "Rules saved. New runs link by them; rebuild the profiles to apply them to the records "
+                "already linked.",
+                icon=":material/check_circle:",
+            )
+    if st.button(
+        "Rebuild profiles", key="profiles.rules.rebuild", help="Relink every record by the saved rules"
+    ):
+        with st.status("Relinking every record by the saved rules…") as status:
+            try:
+                counts = profiles.rebuild()
+            except TributaryError as error:
+                status.update(label="The rebuild failed", state="error")
+                st.error(error.user_message, icon=":material/error:")
+                return
+            st.cache_data.clear()
+            status.update(
+                label=f"Rebuilt: {counts['records']:,} records in {counts['profiles']:,} profiles",
+                state="complete",
+            )
