@@ -377,6 +377,10 @@ def install(workspace: Any, folder: Path | None = None, run: bool = True) -> Non
     )
     for name, spec in DEMO_SPEC["dataflows"].items():
         workspace.save_dataflow(name, spec)
+    # the second merge policy: the CRM is the system of record, then the loyalty programme, then the shop
+    workspace.profiles.save_policy(
+        "crm_first", {"kind": "precedence", "order": ["crm_contacts", "loyalty_members", "shop_orders"]}
+    )
     if run:
         for name in DEMO_SPEC["dataflows"]:
             workspace.run(name, trigger="demo")

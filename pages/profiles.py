@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import profiles
 from ui.feedback import required
-from ui.profile_rules import rules_panel
+from ui.profile_rules import policies_panel, rules_panel
 from ui.routing import through_app
 
 through_app()
@@ -49,3 +49,5 @@ profiles.export_panel(policy)
 
 with st.expander("Identity rules", icon=":material/rule:"):
     rules_panel()
+with st.expander("Merge policies", icon=":material/merge:"):
+    policies_panel()

@@ -152,3 +152,57 @@ def rules_panel() -> None:
                 label=f"Rebuilt: {counts['records']:,} records in {counts['profiles']:,} profiles",
                 state="complete",
             )
+
+
+def policies_panel() -> None:
+    """The merge policies: what each does, a form to add or replace one, and removal."""
+    profiles = workspace().profiles
+    spec = required(profiles.settings)
+    current = required(profiles.policies)
+    st.caption(
+        "When sources disagree, a policy picks each attribute's value: **latest update** (by the record's "
+        "own timestamp, else when it was ingested) or **dataflow precedence** (the first dataflow in your "
+        "order that has a value). Every attribute still shows which record it came from."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [(name, policy.describe()) for name, policy in current.items()],
+            columns=["policy", "what it does"],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    dataflows = sorted(row["name"] for row in workspace().store.dataflow_rows())
+    with st.form("profiles.policy", border=False):
+        name = st.text_input("Policy name", key="profiles.policy.name", placeholder="crm_first")
+        kind = st.radio(
+            "Kind",
+            ["precedence", "timestamp"],
+            format_func={"precedence": "Dataflow precedence", "timestamp": "Latest update wins"}.get,
+            horizontal=True,
+            key="profiles.policy.kind",
+        )
+        order = st.multiselect(
+            "Dataflows, strongest first (precedence)",
+            dataflows,
+            key="profiles.policy.order",
+            help="The order you pick them in is the order of trust",
+        )
+        saved = st.form_submit_button("Save policy", key="profiles.policy.save")
+    if saved:
+        body: dict[str, Any] = {"kind": kind, "order": order if kind == "precedence" else []}
+        try:
+            profiles.save_policy(name.strip(), body)
+        except TributaryError as error:
+            st.error(error.user_message, icon=":material/error:")
+        else:
+            st.cache_data.clear()
+            st.success(f"Policy {name.strip()!r} saved: pick it above to see profiles merged by it.")
+    removable = [p for p in spec.policies if p in current]
+    if removable:
+        remove_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = remove_column.selectbox("Remove a policy", removable, key="profiles.policy.remove")
+        if button_column.button("Remove", key="profiles.policy.delete"):
+            profiles.delete_policy(chosen)
+            st.cache_data.clear()
+            st.success(f"Policy {chosen!r} removed.")

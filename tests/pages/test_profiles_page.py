@@ -244,3 +244,25 @@ def test_the_rules_editors_keep_only_what_differs_from_the_built_ins() -> None:
     }
     assert edited.blocked == {"email": ["noreply@shop.fr"], "*": ["n/d"]}
     assert blocked_frame(edited).values.tolist() == [["email", "noreply@shop.fr"], ["*", "n/d"]]
+
+
+def test_a_precedence_policy_is_added_shown_and_removed_from_the_page() -> None:
+    at = open_page(PAGE)
+    assert {"default", "crm_first"} <= set(at.selectbox(key="profiles.policy").options)  # the demo's two
+    at.text_input(key="profiles.policy.name").set_value("shop_first")
+    at.radio(key="profiles.policy.kind").set_value("precedence")
+    at.multiselect(key="profiles.policy.order").set_value(["shop_orders", "crm_contacts"])
+    at.button(key="profiles.policy.save").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    policy = Workspace.open().profiles.policies()["shop_first"]
+    assert policy.kind == "precedence" and policy.order == ("shop_orders", "crm_contacts")
+    at = open_page(PAGE)
+    assert "shop_first" in at.selectbox(key="profiles.policy").options
+
+    at.text_input(key="profiles.policy.name").set_value("no_order")
+    at.button(key="profiles.policy.save").click().run()  # precedence with no dataflow picked
+    assert "needs an order" in texts(at.error)
+
+    at.selectbox(key="profiles.policy.remove").set_value("shop_first")
+    at.button(key="profiles.policy.delete").click().run()
+    assert "shop_first" not in Workspace.open().profiles.policies()
