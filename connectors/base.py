@@ -33,6 +33,15 @@ ORIGIN_COLUMN = "_tributary_origin"
 ROW_ERROR_COLUMN = "_tributary_row_error"
 #: The raw text of a row that could not be parsed.
 RAW_COLUMN = "_tributary_raw"
+#: True on rows that report a deletion in the source (Salesforce ``IsDeleted``,
+#: a tombstone): the engine removes the record with that primary key instead
+#: of writing it. The row still carries its key and cursor columns.
+DELETED_COLUMN = "_tributary_deleted"
+#: Keys of ``StreamInfo.metadata`` a connector may fill for its standard objects:
+#: attribute path -> source field (or expression) the mapping studio proposes
+#: first, and identity namespace -> attribute path.
+SUGGESTED_MAPPING = "suggested_mapping"
+SUGGESTED_IDENTITIES = "suggested_identities"
 
 #: Tributary's portable field types.
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "json", "binary")
