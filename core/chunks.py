@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from connectors.base import META_PREFIX, ORIGIN_COLUMN, RAW_COLUMN, ROW_ERROR_COLUMN
+from connectors.base import DELETED_COLUMN, META_PREFIX, ORIGIN_COLUMN, RAW_COLUMN, ROW_ERROR_COLUMN
 from core import cursor as cursors
 from core.errors import ConfigurationError
 from core.mapping import ProfileSchema, compile_mapping
@@ -33,6 +33,8 @@ class PreparedChunk:
     keys: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
     #: The quality suite's result per expectation on this chunk's mapped rows.
     results: tuple[ExpectationResult, ...] = ()
+    #: Keys of records the source reports deleted (their last row in the chunk is a deletion).
+    deleted_keys: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
 
 
 class ChunkProcessor:
@@ -78,6 +80,7 @@ class ChunkProcessor:
             cursor_values = cursor_values[keep & ~malformed]
         errors = [_malformed_errors(raw, malformed)]
         missing_key = keys.isna() & ~malformed
+        deletion = _deletions(raw) & ~malformed
         if missing_key.any():
             errors.append(
                 _errors(
@@ -87,7 +90,8 @@ class ChunkProcessor:
                     f"primary key ({', '.join(sync.primary_key)}) is empty",
                 )
             )
-        candidates = raw[~malformed & ~missing_key]
+        # a deletion names its record by key: nothing to map or validate
+        candidates = raw[~malformed & ~missing_key & ~deletion]
         mapped = self.mapping.apply(candidates[source_columns])
         errors.append(mapped.errors[ERROR_COLUMNS])
         clean = mapped.frame.drop(index=mapped.errors["row"].unique())
@@ -110,6 +114,8 @@ class ChunkProcessor:
         )
         # the same key twice in one chunk: the later row wins, as it would across chunks
         records = records.drop_duplicates(subset=datasets.KEY, keep="last")
+        deleted_keys = _deleted_keys(keys, deletion & ~missing_key, records)
+        records = records[~records[datasets.KEY].isin(deleted_keys)]
         quarantined = _with_rows(error_frame, raw, source_columns, keys, origin)
         return PreparedChunk(
             received=len(raw),
@@ -119,6 +125,7 @@ class ChunkProcessor:
             cursor_values=cursor_values,
             keys=keys,
             results=results,
+            deleted_keys=deleted_keys,
         )
 
     def _check_drift(self, columns: list[str]) -> None:
@@ -132,6 +139,26 @@ class ChunkProcessor:
 
 
 # -- vectorised helpers ------------------------------------------------------
+def _deletions(raw: pd.DataFrame) -> pd.Series:
+    """Rows the source reports deleted (:data:`DELETED_COLUMN` true)."""
+    if DELETED_COLUMN not in raw:
+        return pd.Series(False, index=raw.index)
+    flags = raw[DELETED_COLUMN]
+    if flags.dtype == object or pd.api.types.is_string_dtype(flags):
+        flags = flags.astype("string").str.strip().str.lower().isin(["true", "1", "yes"])
+    return flags.astype("boolean").fillna(False).astype(bool)
+
+
+def _deleted_keys(keys: pd.Series, deletion: pd.Series, records: pd.DataFrame) -> pd.Series:
+    """Keys whose last row in the chunk is a deletion (a deletion followed by a new row keeps the record)."""
+    if not deletion.any():
+        return pd.Series(dtype="string")
+    named = keys[keys.notna()]
+    last = ~named.duplicated(keep="last")
+    final = named[last & deletion.loc[named.index]]
+    return final.astype("string").reset_index(drop=True)
+
+
 def _source_keys(raw: pd.DataFrame, primary_key: list[str], origin: pd.Series) -> pd.Series:
     """The key each record is upserted by: its primary key, or where it came from."""
     if not primary_key:

@@ -118,6 +118,8 @@ def dry_run(run: DataflowRun, *, sample_rows: int | None = None) -> DryRunReport
         if forecast is not None:
             forecast.add(chunk.records)
         new, updated, stored = _new_and_updated(engine, table, chunk, seen)
+        if run.spec.sync.mode != "full_refresh":  # a full refresh counts them with the records it did not see
+            report.deleted += _stored(engine, table, chunk.deleted_keys)  # the source's own deletions
         report.new += new
         report.updated += updated
         matched += stored
@@ -173,19 +175,25 @@ def _new_and_updated(
         return 0, 0, 0
     again = keys.isin(seen)
     fresh = keys[~again]
+    stored = _stored(engine, table, fresh)
+    seen.update(fresh.tolist())
+    updated = int(again.sum()) + stored
+    return len(keys) - updated, updated, stored
+
+
+def _stored(engine: Engine, table: Any, keys: pd.Series) -> int:
+    """How many of ``keys`` the dataset holds (0 before the first run)."""
     stored = 0
-    if table is not None and not fresh.empty:
+    if table is not None and not keys.empty:
         with engine.connect() as c:
-            for start in range(0, len(fresh), KEY_BATCH):
-                batch = fresh.iloc[start : start + KEY_BATCH].tolist()
+            for start in range(0, len(keys), KEY_BATCH):
+                batch = keys.iloc[start : start + KEY_BATCH].astype(str).tolist()
                 stored += int(
                     c.execute(
                         select(func.count()).select_from(table).where(table.c[datasets.KEY].in_(batch))
                     ).scalar_one()
                 )
-    seen.update(fresh.tolist())
-    updated = int(again.sum()) + stored
-    return len(keys) - updated, updated, stored
+    return stored
 
 
 # --- profiles -----------------------------------------------------------------------------------

@@ -276,7 +276,9 @@ class DataflowRun:
                     with self.store.engine.begin() as conn:
                         lease.renew(conn)
                         if not over:
-                            self._write_records(conn, table, chunk, summary.run_id, generation)
+                            summary.deleted += self._write_records(
+                                conn, table, chunk, summary.run_id, generation
+                            )
                             summary.ingested += len(chunk.records)
                         self._write_errors(conn, chunk.errors, summary.run_id)
                         summary.chunks += 1
@@ -306,8 +308,9 @@ class DataflowRun:
         with self.store.engine.begin() as conn:
             lease.renew(conn)
             if sync.mode == "full_refresh":
-                summary.deleted = datasets.delete_stale(conn, table, generation)
-                if summary.deleted:
+                stale = datasets.delete_stale(conn, table, generation)
+                summary.deleted += stale
+                if stale:
                     profiles.forget_missing(conn, self.dataflow_id, table)
                 new_state: dict[str, Any] = {}
             else:
@@ -364,12 +367,19 @@ class DataflowRun:
     # -- writes --------------------------------------------------------------
     def _write_records(
         self, conn: Connection, table: Any, chunk: PreparedChunk, run_id: int, generation: int
-    ) -> None:
+    ) -> int:
+        """Writes a chunk's records and removes those the source deleted; returns how many were removed."""
+        removed = 0
+        if not chunk.deleted_keys.empty:
+            removed = datasets.delete_keys(conn, table, chunk.deleted_keys)
+            if self.spec.identities:
+                profiles.forget(conn, self.dataflow_id, chunk.deleted_keys)
         if chunk.records.empty:
-            return
+            return removed
         records = chunk.records.assign(_run_id=run_id, _generation=generation, _ingested_at=utcnow())
         datasets.upsert(conn, table, records)
         self._write_identities(conn, records)
+        return removed
 
     def _write_identities(self, conn: Connection, records: pd.DataFrame) -> None:
         if not self.spec.identities:

@@ -52,6 +52,10 @@ _SQL_TYPES: dict[str, Any] = {
 }
 
 
+#: Keys per DELETE statement (SQLite binds at most 32,766 parameters).
+_KEYS_PER_STATEMENT = 10_000
+
+
 def table_name(dataflow: str) -> str:
     """The dataset table of a dataflow: ``ds_`` and its name, made SQL-friendly."""
     return "ds_" + re.sub(r"[^A-Za-z0-9_]", "_", dataflow).lower()
@@ -117,6 +121,16 @@ def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
 def delete_stale(conn: Connection, table: Table, generation: int) -> int:
     """Deletes records a completed full refresh did not see; returns how many."""
     return conn.execute(delete(table).where(table.c._generation != generation)).rowcount or 0
+
+
+def delete_keys(conn: Connection, table: Table, keys: pd.Series) -> int:
+    """Deletes the records with these ``_source_key`` values; returns how many existed."""
+    removed = 0
+    values = keys.astype(str).tolist()
+    for start in range(0, len(values), _KEYS_PER_STATEMENT):
+        batch = values[start : start + _KEYS_PER_STATEMENT]
+        removed += conn.execute(delete(table).where(table.c[KEY].in_(batch))).rowcount or 0
+    return removed
 
 
 def read_records(engine: Engine, table: Table, limit: int | None = 1000) -> pd.DataFrame:
