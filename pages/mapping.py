@@ -102,7 +102,9 @@ with output:
 with suggested:
     st.caption("From the sample's column names and values. Tick what to use, then apply it to the fields.")
     accepted = studio.suggestions_picker(
-        suggest(sample, schema), mapping, key=f"mapping.suggest.{name}.{revision}"
+        suggest(sample, schema, data.standard_mapping(source.connection, source.stream)),
+        mapping,
+        key=f"mapping.suggest.{name}.{revision}",
     )
     if st.button(f"Apply {len(accepted)} suggestion(s)", key="mapping.suggest.apply", disabled=not accepted):
         merged, named = studio.with_suggestions(mapping, identities, accepted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from connectors.base import StreamInfo
+from connectors import connector_class
+from connectors.base import SUGGESTED_IDENTITIES, SUGGESTED_MAPPING, StreamInfo
 from core import monitoring
+from core.mapping.suggest import StandardMapping
 from core.monitoring import RunFilter
 from core.services import Preview
 from ui.state import workspace
@@ -125,11 +128,22 @@ def overview() -> dict[str, Any]:
 
 
 def streams(connection: str) -> list[StreamInfo]:
-    """The streams a connection offers (names and key/cursor candidates)."""
+    """The streams a connection offers (names, key/cursor candidates, standard-object mappings)."""
     return [
-        StreamInfo(name, primary_key_candidates=keys, cursor_candidates=cursors)
-        for name, keys, cursors in _stream_rows(connection)
+        StreamInfo(name, primary_key_candidates=keys, cursor_candidates=cursors, metadata=hints)
+        for name, keys, cursors, hints in _stream_rows(connection)
     ]
+
+
+def standard_mapping(connection: str, stream: str) -> StandardMapping | None:
+    """The connector's mapping of a standard object (Salesforce Contact…), None for other streams."""
+    info = next((info for info in streams(connection) if info.name == stream), None)
+    if info is None:
+        return None
+    title = workspace().connection_spec(connection).connector
+    with contextlib.suppress(KeyError):
+        title = connector_class(title).title
+    return StandardMapping.from_metadata(info.metadata, f"{title} {stream}")
 
 
 def preview(connection: str, stream: str, options: Mapping[str, Any] | None = None) -> Preview:
@@ -141,9 +155,20 @@ def preview(connection: str, stream: str, options: Mapping[str, Any] | None = No
 # The cached values are plain tuples and frames: st.cache_data pickles them, and a
 # dataclass would stop pickling once Streamlit reloads its module after an edit.
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing streams…")
-def _stream_rows(connection: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def _stream_rows(
+    connection: str,
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, dict[str, str]]]]:
     return [
-        (info.name, tuple(info.primary_key_candidates), tuple(info.cursor_candidates))
+        (
+            info.name,
+            tuple(info.primary_key_candidates),
+            tuple(info.cursor_candidates),
+            {
+                k: dict(info.metadata[k])
+                for k in (SUGGESTED_MAPPING, SUGGESTED_IDENTITIES)
+                if info.metadata.get(k)
+            },
+        )
         for info in workspace().streams(connection)
     ]
 
@@ -168,11 +193,14 @@ def studio_sample(connection: str, stream: str, options: dict[str, Any]) -> pd.D
     return workspace().preview(connection, stream, options).frame
 
 
-def suggested_mapping(sample: pd.DataFrame, floor: float = 0.5) -> dict[str, str]:
+def suggested_mapping(
+    sample: pd.DataFrame, standard: StandardMapping | None = None, floor: float = 0.5
+) -> dict[str, str]:
     """Profile attribute -> source column or conversion, from the sample's names and values."""
     from core.mapping import suggest
 
-    return {s.attribute: s.expression for s in suggest(sample, workspace().schema) if s.confidence >= floor}
+    suggestions = suggest(sample, workspace().schema, standard)
+    return {s.attribute: s.expression for s in suggestions if s.confidence >= floor}
 
 
 def refresh() -> None:

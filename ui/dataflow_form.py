@@ -35,7 +35,9 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
 
     st.markdown("**Mapping**: suggested from the sample's column names and values, edit freely")
     mapping = mapping_editor(
-        data.suggested_mapping(sample), schema.paths, key=f"dataflows.new.mapping.{connection}.{stream}"
+        data.suggested_mapping(sample, data.standard_mapping(connection, stream)),
+        schema.paths,
+        key=f"dataflows.new.mapping.{connection}.{stream}",
     )
     pick_mode, pick_cursor, pick_key = st.columns(3)
     mode = pick_mode.selectbox(

@@ -9,16 +9,22 @@ confidence, values that contradict it lower it, and a column whose name says
 nothing ("col7") is suggested on its values alone, with less confidence.
 Then each column gets at most one attribute and each attribute one column,
 the most confident pairs first.
+
+A connector that knows a standard object (Salesforce Contact, Dynamics
+contact) describes its mapping in the stream's metadata; it is passed here as
+a :class:`StandardMapping` and its pairs come first, still checked against
+the values (a date field gets its conversion).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
-from connectors.base import META_PREFIX
+from connectors.base import META_PREFIX, SUGGESTED_IDENTITIES, SUGGESTED_MAPPING
 from core.mapping.render import render
 from core.mapping.schema import Attribute, ProfileSchema
 from core.mapping.syntax import Column
@@ -41,6 +47,32 @@ class Suggestion:
     identity: str | None = None
 
 
+@dataclass(frozen=True)
+class StandardMapping:
+    """A connector's mapping of a standard object onto the profile (from ``StreamInfo.metadata``).
+
+    Attributes:
+        mapping: attribute path -> the source field that holds it.
+        identities: identity namespace -> attribute path (overrides the schema's own).
+        source: what the mapping is of, for the reason shown ("Salesforce Contact").
+    """
+
+    mapping: Mapping[str, str]
+    identities: Mapping[str, str] = field(default_factory=dict)
+    source: str = "the source"
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any], source: str) -> StandardMapping | None:
+        """The standard mapping a stream's metadata carries, or None."""
+        mapping = metadata.get(SUGGESTED_MAPPING) or {}
+        if not mapping:
+            return None
+        return cls(dict(mapping), dict(metadata.get(SUGGESTED_IDENTITIES) or {}), source)
+
+
+#: A standard object's pair starts here, raised or lowered by what the values say.
+_STANDARD = 0.96
+
 # Confidence of a suggestion on values alone, at 100% of them, per attribute format. The first
 # attribute with a format gets it; later ones (workEmail after personalEmail) get less.
 _VALUES_ONLY = {"email": 0.6, "phone": 0.55, "country_code": 0.5, "birth_date": 0.45}
@@ -49,7 +81,9 @@ _LATER_TARGET = 0.8
 _FLOOR = 0.2
 
 
-def suggest(sample: pd.DataFrame, schema: ProfileSchema | None = None) -> list[Suggestion]:
+def suggest(
+    sample: pd.DataFrame, schema: ProfileSchema | None = None, standard: StandardMapping | None = None
+) -> list[Suggestion]:
     """Suggests at most one attribute per column of ``sample``, in the sample's column order.
 
     Each attribute is used once: where two columns want it, the more confident
@@ -57,15 +91,17 @@ def suggest(sample: pd.DataFrame, schema: ProfileSchema | None = None) -> list[S
     are left out; :func:`candidates` lists the runner-ups too.
     """
     order = {str(column): position for position, column in enumerate(sample.columns)}
-    return sorted(assign(candidates(sample, schema)), key=lambda s: order[s.column])
+    return sorted(assign(candidates(sample, schema, standard)), key=lambda s: order[s.column])
 
 
-def candidates(sample: pd.DataFrame, schema: ProfileSchema | None = None) -> list[Suggestion]:
+def candidates(
+    sample: pd.DataFrame, schema: ProfileSchema | None = None, standard: StandardMapping | None = None
+) -> list[Suggestion]:
     """Every plausible (column, attribute) pair of ``sample``, most confident first."""
     schema = schema or ProfileSchema.default()
     rank = {path: position for position, path in enumerate(schema.paths)}
     targets = _values_only_targets(schema)
-    scored: list[tuple[Suggestion, int]] = []
+    scored: list[tuple[Suggestion, int]] = _standard_pairs(sample, schema, standard)
     seen: set[str] = set()
     for position, column in enumerate(sample.columns):
         label = str(column)
@@ -129,6 +165,25 @@ def _values_only_targets(schema: ProfileSchema) -> list[tuple[Attribute, float]]
             later = firsts.setdefault(attribute.format, attribute) is not attribute
             targets.append((attribute, _VALUES_ONLY[attribute.format] * (_LATER_TARGET if later else 1)))
     return targets
+
+
+def _standard_pairs(
+    sample: pd.DataFrame, schema: ProfileSchema, standard: StandardMapping | None
+) -> list[tuple[Suggestion, int]]:
+    """The standard object's pairs whose field is in the sample and attribute in the schema."""
+    if standard is None:
+        return []
+    columns = {str(column): position for position, column in enumerate(sample.columns)}
+    namespaces = {path: namespace for namespace, path in standard.identities.items()}
+    pairs = []
+    for path, column in standard.mapping.items():
+        if column not in columns or path not in schema.paths:
+            continue
+        values = ColumnValues(sample.iloc[:, columns[column]])
+        why = f"the standard mapping of {standard.source}"
+        pair = _named(column, schema.get(path), _STANDARD, why, values)
+        pairs.append((replace(pair, identity=namespaces.get(path, pair.identity)), columns[column]))
+    return pairs
 
 
 def _named(column: str, attribute: Attribute, score: float, why: str, values: ColumnValues) -> Suggestion:

@@ -408,3 +408,41 @@ def test_a_conversion_of_a_column_named_like_a_keyword_still_compiles():
     for column in ["in", "Not", "Date of birth", "a`b", "null"]:
         expression = _expression(column, "to_date({}, '%d/%m/%Y')")
         assert compile_expression(expression).columns == frozenset({column})
+
+
+def test_a_standard_object_mapping_from_the_connector_comes_first_and_is_checked_against_values() -> None:
+    from core.mapping.suggest import StandardMapping
+
+    sample = pd.DataFrame(
+        {
+            "Id": ["0035e00000A1", "0035e00000A2"],
+            "FirstName": ["Ann", "Bob"],
+            "Email": ["ann@example.com", "bob@example.com"],
+            "SystemModstamp": ["2026-01-01T10:00:00.000+0000", "2026-01-02T11:00:00.000+0000"],
+            "Id2": ["x", "y"],
+        }
+    )
+    standard = StandardMapping.from_metadata(
+        {
+            "suggested_mapping": {
+                "crmId": "Id",
+                "person.firstName": "FirstName",
+                "personalEmail.address": "Email",
+                "updatedAt": "SystemModstamp",
+                "mobilePhone.number": "MobilePhone",  # not in this sample: skipped
+            },
+            "suggested_identities": {"crm_id": "crmId", "email": "personalEmail.address"},
+        },
+        "Salesforce Contact",
+    )
+    assert standard is not None
+    found = {s.attribute: s for s in suggest(sample, ProfileSchema.default(), standard)}
+    assert found["crmId"].column == "Id" and found["crmId"].identity == "crm_id"
+    assert "standard mapping of Salesforce Contact" in found["crmId"].reason
+    assert found["crmId"].confidence >= 0.9
+    assert found["updatedAt"].column == "SystemModstamp"
+    assert "ISO 8601" in found["updatedAt"].reason  # the values were checked too
+    assert "mobilePhone.number" not in found
+    without = {s.attribute: s.column for s in suggest(sample, ProfileSchema.default())}
+    assert without.get("crmId") != "Id"  # the name alone would not have said it
+    assert StandardMapping.from_metadata({}, "x") is None
