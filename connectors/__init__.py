@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
+from connectors.rest import RestConnector
 from connectors.sql import (
     BigQueryConnector,
     MySqlConnector,
@@ -27,6 +28,7 @@ REGISTRY: dict[str, type[Connector]] = {
         RedshiftConnector,
         SqliteConnector,
         BigQueryConnector,
+        RestConnector,
     )
 }
 
@@ -57,6 +59,9 @@ CATALOG: dict[str, list[tuple[str, str]]] = {
         ("salesforce", "Salesforce"),
         ("dynamics", "Microsoft Dynamics 365"),
         ("marketing_cloud", "Salesforce Marketing Cloud"),
+    ],
+    "Web APIs": [
+        ("rest", "REST / JSON API"),
     ],
 }
 
