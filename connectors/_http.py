@@ -12,7 +12,10 @@ A vendor connector plugs three pieces into :class:`HttpClient`:
 
 Then ``client.pages(path, paginator=..., records_path=..., object_name=...)``
 yields pages and :func:`frames` (``connectors._http_records``) turns their
-records into DataFrames. Everything a connector needs is re-exported here::
+records into DataFrames (:func:`read_chunks`: into a read's chunks, with
+stable columns and bookkeeping). Everything a connector needs is re-exported
+here; a vendor connector subclasses ``connectors._http_connector.ApiConnector``,
+which runs the four verbs over it::
 
     client = HttpClient(base_url, ClientCredentialsAuth(token_url, client_id, secret))
     pages = client.pages("/v1/contacts", paginator=CursorPaginator("next", "cursor"),
@@ -84,7 +87,7 @@ from connectors._http_paging import (
     find_records,
     find_value,
 )
-from connectors._http_records import frames, records_frame
+from connectors._http_records import Shape, aligned, frames, read_chunks, records_frame, with_origin
 from connectors.base import ConnectorError, FormatError
 
 __all__ = [
@@ -110,17 +113,21 @@ __all__ = [
     "PasswordGrantAuth",
     "Redactor",
     "RefreshTokenAuth",
+    "Shape",
     "SinglePage",
     "Token",
     "TokenRequest",
+    "aligned",
     "find_records",
     "find_value",
     "frames",
+    "read_chunks",
     "records_frame",
     "retry_after_seconds",
     "sign_jwt_rs256",
     "url_for_message",
     "vendor_error_text",
+    "with_origin",
 ]
 
 log = logging.getLogger("connectors.http")

@@ -22,7 +22,8 @@ strategy                    next page
 :class:`CursorPaginator`    a body value (``next_cursor``) sent back as a query
                             parameter; stops when it is missing or empty
 :class:`OffsetPaginator`    ``offset`` += records read; stops on a short page
-:class:`PageNumberPaginator` ``page`` + 1; stops on an empty (or short) page
+:class:`PageNumberPaginator` ``page`` + 1; stops on an empty (or short) page,
+                            or one without a next marker (``links.next``)
 ==========================  ===================================================
 """
 
@@ -121,11 +122,17 @@ class ODataPaginator(NextUrlPaginator):
         self.page_size = page_size
 
     def first_request(self, request: PageRequest) -> PageRequest:
-        """Adds ``Prefer: odata.maxpagesize=<page_size>`` when a page size is set."""
+        """Adds ``odata.maxpagesize=<page_size>`` to the ``Prefer`` header when a page size is set.
+
+        Preferences the stream already asks for (``odata.include-annotations=...``)
+        are kept: OData joins preferences with commas in one header.
+        """
         if self.page_size is None:
             return request
-        headers = {**request.headers, "Prefer": f"odata.maxpagesize={self.page_size}"}
-        return replace(request, headers=headers)
+        size = f"odata.maxpagesize={self.page_size}"
+        asked = next((value for name, value in request.headers.items() if name.lower() == "prefer"), None)
+        others = {name: value for name, value in request.headers.items() if name.lower() != "prefer"}
+        return replace(request, headers={**others, "Prefer": f"{asked},{size}" if asked else size})
 
 
 class CursorPaginator(Paginator):
@@ -173,6 +180,9 @@ class PageNumberPaginator(Paginator):
         start: the first page's number (0 or 1).
         page_size: records per page; sent as ``size_param`` when that is set.
         size_param: the page size's query parameter (``per_page``), or None.
+        more_path: a JSON path whose value every page but the last carries
+            (``links.next``); when set, a page without it is the last, so a
+            full last page costs no extra request.
     """
 
     def __init__(
@@ -181,6 +191,7 @@ class PageNumberPaginator(Paginator):
         start: int = 1,
         page_size: int | None = None,
         size_param: str | None = None,
+        more_path: str | None = None,
     ) -> None:
         self.page_param, self.start, self.page_size, self.size_param = (
             page_param,
@@ -188,6 +199,7 @@ class PageNumberPaginator(Paginator):
             page_size,
             size_param,
         )
+        self.more_path = more_path
 
     def first_request(self, request: PageRequest) -> PageRequest:
         """Adds the first page number (and the page size)."""
@@ -197,8 +209,10 @@ class PageNumberPaginator(Paginator):
         return replace(request, params=params)
 
     def next_request(self, page: Page) -> PageRequest | None:
-        """The next page number, or None after an empty or short page."""
+        """The next page number, or None after an empty or short page (or one without ``more_path``)."""
         if not page.records or (self.page_size and len(page.records) < self.page_size):
+            return None
+        if self.more_path and find_value(page.body, self.more_path) in (None, ""):
             return None
         number = int(page.request.params[self.page_param]) + 1
         return replace(page.request, params={**page.request.params, self.page_param: number})

@@ -38,11 +38,14 @@ from connectors._http import (
     RefreshTokenAuth,
     find_records,
     frames,
+    read_chunks,
     records_frame,
     retry_after_seconds,
     vendor_error_text,
 )
 from connectors.base import (
+    ORIGIN_COLUMN,
+    ROW_ERROR_COLUMN,
     AuthenticationError,
     ConnectorError,
     FormatError,
@@ -581,6 +584,56 @@ def test_odata_next_link_and_max_page_size(fake_api):
     sent = fake_api.requests_to("/api/data/v9.2/contacts")
     assert [r.params.get("$skiptoken") for r in sent] == [None, "2", "4"]
     assert {r.header("prefer") for r in sent} == {"odata.maxpagesize=2"}
+
+
+def test_odata_max_page_size_joins_the_preferences_a_stream_already_asks_for(fake_api):
+    fake_api.route("GET", "/api/data/v9.2/contacts", lambda r: {"value": [{"id": 1}]})
+    labels = 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
+    ids = read_ids(
+        make_client(fake_api),
+        url="/api/data/v9.2/contacts",
+        headers={"prefer": labels, "X-Other": "kept"},
+        paginator=ODataPaginator(3),
+        records_path="value",
+    )
+    sent = fake_api.requests_to("/api/data/v9.2/contacts")[0]
+    assert ids == [1]
+    assert sent.header("prefer") == f"{labels},odata.maxpagesize=3" and sent.header("x-other") == "kept"
+
+
+def test_page_number_pagination_stops_when_the_next_marker_is_gone(fake_api):
+    records = contacts(4)
+
+    def handler(request: Recorded) -> Any:
+        page, size = int(request.params["$page"]), int(request.params["$pageSize"])
+        more = page * size < len(records)
+        links = {"self": f"?$page={page}", **({"next": f"?$page={page + 1}"} if more else {})}
+        return {"links": links, "items": records[(page - 1) * size : page * size]}
+
+    fake_api.route("GET", "/v1/rowset", handler)
+    paginator = PageNumberPaginator("$page", 1, 2, "$pageSize", more_path="links.next")
+    assert read_ids(make_client(fake_api), url="/v1/rowset", paginator=paginator, records_path="items") == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert [r.params["$page"] for r in fake_api.requests_to("/v1/rowset")] == ["1", "2"]  # no empty page 3
+
+
+def test_read_chunks_keep_earlier_columns_and_carry_origins():
+    pages = [[{"id": 1, "a": "x"}, {"id": 2}], [{"id": 3, "b": True}], [{"a": "y"}]]
+    chunks = list(
+        read_chunks(iter(pages), stream="things", key=("id",), chunk_size=2, shape=lambda f: f.assign(n=1))
+    )
+    assert [len(c) for c in chunks] == [2, 2]
+    first, second = chunks
+    assert list(first.columns[:3]) == ["id", "a", "n"]
+    assert list(second.columns[:4]) == ["id", "a", "n", "b"]  # "a" kept, though page 2 lacks it
+    assert first[ORIGIN_COLUMN].tolist() == ["things#1", "things#2"]
+    assert second[ORIGIN_COLUMN].tolist() == ["things#3", "things#"]  # a record without its key
+    assert second[ROW_ERROR_COLUMN].isna().all()
+    assert list(read_chunks(iter([[]]), stream="things", key=(), chunk_size=2)) == []
 
 
 def test_a_pagination_that_does_not_advance_stops_with_a_format_error(fake_api):
