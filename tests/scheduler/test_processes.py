@@ -177,7 +177,9 @@ def test_a_stalled_lease_holder_cannot_commit_after_another_took_over(any_worksp
 def test_stopping_mid_run_hands_the_run_to_the_next_scheduler(workspace, tmp_path):
     folder = tmp_path / "source"
     folder.mkdir()
-    write_customers(folder / "customers.csv", 8_000)
+    # 100 chunks: the rest of the run takes far longer than the grace period, however fast the machine
+    rows = 50_000
+    write_customers(folder / "customers.csv", rows)
     save_files_dataflow(workspace, "slow", folder, {"once": True}, chunk_size=500, quality=True)
     log = tmp_path / "scheduler.log"
     child = start_scheduler(log, "--tick-seconds", "0.5", "--grace", "0.5")
@@ -196,7 +198,7 @@ def test_stopping_mid_run_hands_the_run_to_the_next_scheduler(workspace, tmp_pat
     runs = runs_frame(workspace.engine)
     assert runs["trigger"].tolist() == ["schedule", "retry"]
     assert runs["status"].iloc[-1] == "succeeded"
-    assert workspace.record_count("slow") == 8_000
+    assert workspace.record_count("slow") == rows
 
 
 def test_ensure_scheduler_starts_one_detached_and_only_one(workspace):
