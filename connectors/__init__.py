@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from connectors.base import Connector
+from connectors.dynamics import DynamicsConnector
 from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
+from connectors.marketing_cloud import MarketingCloudConnector
 from connectors.rest import RestConnector
 from connectors.sql import (
     BigQueryConnector,
@@ -29,6 +31,8 @@ REGISTRY: dict[str, type[Connector]] = {
         SqliteConnector,
         BigQueryConnector,
         RestConnector,
+        DynamicsConnector,
+        MarketingCloudConnector,
     )
 }
 
