@@ -29,6 +29,10 @@ saved_slot = st.container()  # filled last, so a connection saved below shows at
 
 st.subheader("Add or edit a connection")
 saved = required(data.connections)
+just_saved = st.session_state.pop("sources.saved", None)
+if just_saved:
+    # Shown again as the saved connection: the form typed into (its secrets too) is not drawn, so dropped.
+    st.session_state["sources.editing"] = just_saved
 editing = st.selectbox("Connection", [NEW, *saved["name"]], key="sources.editing")
 if editing == NEW:
     available = catalog[catalog["available"]]
@@ -70,7 +74,10 @@ if save:
     with reported_errors():
         workspace().save_connection(name.strip(), connector, config, description.strip())
         data.refresh()
-        st.success(f"Saved connection **{name.strip()}**.", icon=":material/check_circle:")
+        st.session_state["sources.saved"] = name.strip()
+        st.rerun()
+if just_saved:
+    st.success(f"Saved connection **{just_saved}**.", icon=":material/check_circle:")
 
 with saved_slot:
     connections = required(data.connections)
