@@ -7,6 +7,7 @@ from connectors.dynamics import DynamicsConnector
 from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
 from connectors.marketing_cloud import MarketingCloudConnector
 from connectors.rest import RestConnector
+from connectors.salesforce import SalesforceConnector
 from connectors.sql import (
     BigQueryConnector,
     MySqlConnector,
@@ -31,6 +32,7 @@ REGISTRY: dict[str, type[Connector]] = {
         SqliteConnector,
         BigQueryConnector,
         RestConnector,
+        SalesforceConnector,
         DynamicsConnector,
         MarketingCloudConnector,
     )

@@ -185,6 +185,9 @@ class HttpClient:
         settings: timeouts and retry policy.
         headers: sent with every request.
         error_parser: reads a vendor's error text from a failed response.
+        rate_limited: says whether a failed response means "too many requests" whatever
+            its status (Salesforce's 403 REQUEST_LIMIT_EXCEEDED); such a response is
+            retried like a 429 (honouring ``Retry-After``) and ends as a SourceUnreachableError.
         transport: an httpx transport (a seam for tests; the network by default).
         sleep: how retries wait (a seam for tests).
     """
@@ -197,6 +200,7 @@ class HttpClient:
         settings: HttpSettings | None = None,
         headers: Mapping[str, str] | None = None,
         error_parser: ErrorParser = vendor_error_text,
+        rate_limited: Callable[[httpx.Response], bool] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -204,6 +208,7 @@ class HttpClient:
         self.settings = settings or HttpSettings()
         self.redact = Redactor(self.auth.secrets)
         self._error_parser = error_parser
+        self._rate_limited = rate_limited
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=base_url,
@@ -431,6 +436,7 @@ class HttpClient:
         if response.is_success:
             return response
         status = response.status_code
+        limited = self._rate_limited is not None and self._rate_limited(response)
         error = status_error(
             status,
             object_name=call.object_name,
@@ -438,8 +444,9 @@ class HttpClient:
             vendor_text=self._vendor_text(response),
             token_request=call.token_request,
             attempts=attempt,
+            rate_limited=limited,
         )
-        if is_retriable_status(status):
+        if limited or is_retriable_status(status):
             raise _Retriable(error, retry_after_seconds(response.headers.get("retry-after")))
         raise error
 

@@ -12,7 +12,9 @@ failure                         error                               retried
 ==============================  ==================================  ===========
 connection refused/reset,       SourceUnreachableError              yes
 timeout, server disconnected
-429, 408, 5xx (not 501)         SourceUnreachableError (at the end) yes
+429, 408, 5xx (not 501), and    SourceUnreachableError (at the end) yes
+what ``rate_limited`` says is
+rate limiting (any status)
 401, 403                        AuthenticationError                 no (*)
 404                             StreamNotFoundError                 no
 4xx from a token endpoint       AuthenticationError                 no
@@ -164,11 +166,17 @@ def status_error(
     vendor_text: str | None,
     token_request: bool = False,
     attempts: int = 1,
+    rate_limited: bool = False,
 ) -> ConnectorError:
-    """The connector error of an HTTP failure status (the message is not yet redacted)."""
+    """The connector error of an HTTP failure status (the message is not yet redacted).
+
+    ``rate_limited`` says the vendor meant "too many requests" whatever the status.
+    """
     detail = f": {vendor_text}" if vendor_text else ""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     context = f"(HTTP {status}, {location}{tried}){detail}"
+    if rate_limited:
+        return SourceUnreachableError(f"{object_name}: the service kept rate-limiting requests {context}")
     if token_request and 400 <= status < 500 and status not in (408, 429):
         return AuthenticationError(f"{object_name}: the token endpoint refused the credentials {context}")
     if status == 401:

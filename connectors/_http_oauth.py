@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from connectors._http_auth import OAuth2Auth, TokenRequest, basic_authorization
 from connectors.base import AuthenticationError
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 ClientAuthentication = Literal["body", "basic"]
 
@@ -233,7 +235,7 @@ class JwtBearerAuth(OAuth2Auth):
 
     def credentials(self) -> tuple[str, ...]:
         """The private key (whole and line by line) and the assertions signed so far."""
-        lines = [line.strip() for line in self.private_key_pem.splitlines()]
+        lines = [line.strip() for line in normalised_pem(self.private_key_pem).splitlines()]
         body = [line for line in lines if line and not line.startswith("-----")]
         return (self.private_key_pem.strip(), "".join(body), *body, *self._assertions)
 
@@ -247,10 +249,13 @@ def sign_jwt_rs256(
         AuthenticationError: the key is not an unencrypted PEM RSA private key
             (the message never quotes it).
     """
-    try:
-        key = serialization.load_pem_private_key(private_key_pem.encode("utf-8"), password=None)
-    except (ValueError, TypeError):
-        key = None
+    key = None
+    for pem in dict.fromkeys((private_key_pem, normalised_pem(private_key_pem))):
+        try:
+            key = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
+            break
+        except (ValueError, TypeError):
+            continue
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AuthenticationError(
             "The private key is not an unencrypted RSA private key in PEM form "
@@ -263,6 +268,23 @@ def sign_jwt_rs256(
     signing_input = ".".join(segments).encode("ascii")
     signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     return ".".join([*segments, base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")])
+
+
+def normalised_pem(text: str) -> str:
+    """A PEM block with its line breaks put back, for keys pasted into a one-line box or written with ``\\n``.
+
+    A browser's text box drops line breaks, and environment variables often
+    carry them as the two characters ``\\n``; the base64 body is re-wrapped at
+    64 characters between its BEGIN and END lines. Text without a PEM block is
+    returned as it is.
+    """
+    text = text.replace("\\n", "\n").strip()
+    block = _PEM_BLOCK.search(text)
+    if block is None:
+        return text
+    label, body = block.group(1), re.sub(r"\s+", "", block.group(2))
+    lines = [body[start : start + 64] for start in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
 
 
 def _b64url(text: str) -> str:

@@ -251,6 +251,33 @@ def test_jwt_bearer_assertion_is_signed_with_rs256(fake_api, rsa_key):
     assert payload["exp"] - payload["iat"] == 180
 
 
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda pem: pem.replace("\n", ""),
+        lambda pem: pem.replace("\n", "\\n"),
+        lambda pem: pem.replace("\n", " "),
+    ],
+    ids=["one line (a browser's text box)", "escaped line breaks (an environment variable)", "spaces"],
+)
+def test_a_pem_key_that_lost_its_line_breaks_still_signs(fake_api, rsa_key, mangle):
+    oauth_api(fake_api)
+    mangled = mangle(pem_of(rsa_key))
+    auth = JwtBearerAuth(
+        fake_api.url(TOKEN_PATH), mangled, "ck", "ana@acme.com", "https://login.salesforce.com"
+    )
+    make_client(fake_api, auth).get_json("/v1/ping", object_name="ping")
+    header, claims, signature = fake_api.requests_to(TOKEN_PATH)[0].form()["assertion"].split(".")
+    rsa_key.public_key().verify(
+        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+        f"{header}.{claims}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    body_lines = [line for line in pem_of(rsa_key).splitlines() if not line.startswith("-----")]
+    assert set(body_lines) <= set(auth.secrets())  # masked line by line, as a multi-line key is
+
+
 def test_a_key_that_is_not_pem_is_an_authentication_error_that_does_not_quote_it(fake_api):
     oauth_api(fake_api)
     auth = JwtBearerAuth(fake_api.url(TOKEN_PATH), "not-a-key-CANARY", "iss", "sub", "aud")
@@ -450,6 +477,40 @@ def test_client_errors_are_not_retried(fake_api, status, error, text):
     assert caught.value.user_message.startswith(f"Acount: {text} (HTTP {status}, GET http://127.0.0.1:")
     assert caught.value.user_message.endswith("INVALID_TYPE: sObject type 'Acount' is not supported.")
     assert len(fake_api.requests) == 1
+
+
+def test_a_response_the_vendor_means_as_rate_limiting_is_retried_then_unreachable(fake_api):
+    limited = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    fake_api.route("GET", "/v1/ping", lambda r: {"ok": True})
+    fake_api.inject(Reply(403, limited, headers={"Retry-After": "2"}), path="/v1/ping", times=2)
+    waits: list[float] = []
+    client = HttpClient(
+        fake_api.base_url,
+        settings=HttpSettings(**FAST, max_attempts=3),
+        rate_limited=lambda response: "REQUEST_LIMIT_EXCEEDED" in response.text,
+        sleep=waits.append,
+    )
+    assert client.get_json("/v1/ping", object_name="ping") == {"ok": True}
+    assert waits == [2.0, 2.0] and len(fake_api.requests_to("/v1/ping")) == 3
+
+    always = fake_api.inject(Reply(403, limited), path="/v1/ping", times=None)
+    with pytest.raises(SourceUnreachableError) as caught:
+        client.get_json("/v1/ping", object_name="Contact")
+    assert caught.value.retriable and len(fake_api.requests_to("/v1/ping")) == 6
+    assert caught.value.user_message.startswith(
+        "Contact: the service kept rate-limiting requests (HTTP 403, GET"
+    )
+    assert caught.value.user_message.endswith(
+        "after 3 attempts): REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
+    )
+
+    always.times = 0  # a 403 the predicate does not recognise is still refused access, not retried
+    fake_api.inject(
+        Reply(403, [{"message": "No access", "errorCode": "INSUFFICIENT_ACCESS"}]), path="/v1/ping"
+    )
+    with pytest.raises(AuthenticationError, match="access denied"):
+        client.get_json("/v1/ping", object_name="Contact")
+    assert len(fake_api.requests_to("/v1/ping")) == 7
 
 
 def test_a_malformed_json_page_is_a_format_error_naming_the_page(fake_api):
