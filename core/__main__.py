@@ -1,4 +1,4 @@
-"""Command line: ``python -m core apply|run|preview|records|runs|errors|export|demo``.
+"""Command line: ``python -m core apply|run|preview|records|runs|errors|export|users|audit|secrets|demo``.
 
 Exit codes: 0 done (a run that succeeded or ended partial), 1 a run failed,
 2 a configuration or usage error (the message says what to fix).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from typing import Any
 import pandas as pd
 
 from core.errors import TributaryError
+
+#: The account the command line acts as when ``--as`` is not given.
+USER_ENV = "TRIBUTARY_USER"
+#: Commands that parse their own arguments (``python -m core profiles --help``).
+_PASSED_ON = ("profiles", "scheduler", "users", "audit", "secrets")
 
 
 def _print_frame(frame: pd.DataFrame, as_json: bool) -> None:
@@ -51,6 +57,13 @@ class _TerminalProgress:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Tributary command line.")
     parser.add_argument("--database-url", help="store URL (default: TRIBUTARY_DATABASE_URL or ./workspace)")
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        default=os.environ.get(USER_ENV) or None,
+        metavar="USER",
+        help=f"act as this account, with its role (default: {USER_ENV}; none: the workspace's owner)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("apply", help="create or update connections and dataflows from YAML")
@@ -123,13 +136,25 @@ def _parser() -> argparse.ArgumentParser:
         "profiles", help="unified profiles: show --identity NS:VALUE, stats, export PATH, rebuild"
     ).add_argument("options", nargs=argparse.REMAINDER, help="see python -m core profiles --help")
 
+    for name, text in (
+        ("users", "dashboard accounts: list, add, set, remove"),
+        ("audit", "the audit log: who changed what"),
+        ("secrets", "rotate the key that encrypts credentials"),
+    ):
+        sub.add_parser(name, help=text).add_argument("options", nargs=argparse.REMAINDER)
+
     sub.add_parser("demo", help="create the demo connection and dataflows, and run them")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one command and returns the exit code."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # commands with their own parser take every argument after their name, options included
+    at = next((i for i, word in enumerate(argv) if word in _PASSED_ON), None)
+    args = _parser().parse_args(argv if at is None else argv[: at + 1])
+    if at is not None:
+        args.options = argv[at + 1 :]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
@@ -140,12 +165,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from core import config
-    from core.services import Workspace
 
     if args.command == "profiles":
         from core.profiles.cli import main as profiles_main
 
-        return profiles_main(args.options, Workspace.open(args.database_url))
+        return profiles_main(args.options, _open(args))
+    if args.command in ("users", "audit", "secrets"):
+        from core.security import cli as security_cli
+
+        return getattr(security_cli, f"{args.command}_main")(args.options, _open(args))
     if args.command == "scheduler":
         from core.scheduler.__main__ import main as scheduler_main
 
@@ -157,7 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {REFERENCE_PATH}")
         return 0
 
-    workspace = Workspace.open(args.database_url)
+    workspace = _open(args)
     if args.command == "apply":
         applied = config.apply(workspace, args.path)
         print(
@@ -287,6 +315,16 @@ def _studio_command(workspace: Any, args: argparse.Namespace) -> int:
     elif args.command == "mapping":
         print(studio.export_mapping(workspace.dataflow_spec(args.dataflow), args.format), end="")
     return 0
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The workspace, acting for ``--as USER`` when given (its role then holds on every action)."""
+    from core.services import Workspace
+
+    workspace = Workspace.open(args.database_url)
+    if args.as_user:
+        workspace = workspace.as_actor(workspace.users.actor_of(args.as_user))
+    return workspace
 
 
 if __name__ == "__main__":

@@ -67,3 +67,15 @@ class LeaseLostError(RunFailedError):
     """Another process holds, or took over, the dataflow's lease."""
 
     code = "lease_lost"
+
+
+class PermissionDeniedError(TributaryError):
+    """The signed-in user's role does not allow the action (the message says which role does)."""
+
+    code = "forbidden"
+
+
+class AuthenticationFailedError(TributaryError):
+    """A sign-in was refused: wrong name or password, a locked or disabled account."""
+
+    code = "sign_in_failed"

@@ -25,6 +25,7 @@ from core.mapping import ProfileSchema, compile_mapping
 from core.models import NAME_PATTERN, ConnectionSpec, DataflowSpec
 from core.quality import QualitySuite
 from core.secrets import Vault
+from core.security import SYSTEM, Actor, Users, audit
 from core.store import datasets, db
 from core.store import tables as t
 from core.store.repository import Store, utcnow
@@ -66,25 +67,51 @@ def secret_fields(model: type[BaseModel]) -> set[str]:
 
 
 class Workspace:
-    """One Tributary store with its vault and profile schema."""
+    """One Tributary store with its vault and profile schema, acting for one actor.
 
-    def __init__(self, engine: Engine, vault: Vault) -> None:
+    Every public action checks the actor's role (:mod:`core.security.access`)
+    before it reads personal data or changes anything, and every change is
+    written to the audit log in its own transaction. The scheduler and the
+    local command line act as :data:`~core.security.SYSTEM`; the dashboard
+    acts as the signed-in user (:meth:`as_actor`).
+    """
+
+    def __init__(self, engine: Engine, vault: Vault, actor: Actor = SYSTEM) -> None:
         self.engine = engine
         self.store = Store(engine)
         self.vault = vault
+        self.actor = actor
 
     @classmethod
-    def open(cls, url: str | None = None, *, demo: bool = False) -> Workspace:
+    def open(cls, url: str | None = None, *, demo: bool = False, actor: Actor = SYSTEM) -> Workspace:
         """Opens (creating and migrating as needed) the store; adds the demo on first start."""
         engine = db.create_store_engine(url)
         fresh = not db.has_tables(engine)
         db.migrate(engine)
-        workspace = cls(engine, Vault.from_environment(db.workspace_dir()))
+        workspace = cls(engine, Vault.from_environment(db.workspace_dir()), actor)
         if demo and fresh:
             from core import demo as demo_module
 
-            demo_module.install(workspace)
+            demo_module.install(cls(engine, workspace.vault, SYSTEM))
         return workspace
+
+    def as_actor(self, actor: Actor) -> Workspace:
+        """The same store, acting for ``actor`` (the dashboard's signed-in user)."""
+        return Workspace(self.engine, self.vault, actor)
+
+    def require(self, permission: str, action: str) -> None:
+        """Raises PermissionDeniedError unless the actor has ``permission`` (view, edit, admin…)."""
+        self.actor.require(permission, action)
+
+    @property
+    def users(self) -> Users:
+        """The workspace's accounts (changes need an admin)."""
+        return Users(self.engine, self.actor)
+
+    def audit_log(self, limit: int = 500, object_type: str | None = None) -> pd.DataFrame:
+        """Who changed what and when, newest first (admins only)."""
+        self.require("admin", "read the audit log")
+        return audit.entries(self.engine, limit, object_type)
 
     @property
     def studio(self) -> Studio:
@@ -113,10 +140,20 @@ class Workspace:
         return default if value is None else value
 
     def save_setting(self, key: str, value: Any) -> None:
-        """Stores a workspace setting."""
+        """Stores a workspace setting (an admin's; profile attributes an editor's), audited."""
+        if key in _EDITOR_SETTINGS:
+            self.require("edit", f"change the {key} setting")
+        else:
+            self.require("admin", f"change the {key} setting")
         with self.engine.begin() as c:
+            before = c.execute(select(t.settings.c.value).where(t.settings.c.key == key)).scalar()
             c.execute(delete(t.settings).where(t.settings.c.key == key))
             c.execute(t.settings.insert().values(key=key, value=value, updated_at=utcnow()))
+            changes = audit.diff({"value": before}, {"value": value})
+            if changes:
+                audit.record(
+                    c, self.actor, "created" if before is None else "changed", "setting", key, changes
+                )
 
     # -- connections ---------------------------------------------------------
     def catalog(self) -> pd.DataFrame:
@@ -164,11 +201,21 @@ class Workspace:
         A secret left empty or masked keeps the stored value, so forms can
         re-save a connection without showing its password.
         """
+        self.require("edit", "save connections")
         _check_name(name, "connection")
         cls = self._connector_class(connector)
         existing_refs: dict[str, str] = {}
+        before: dict[str, Any] | None = None
+        stored_secrets: dict[str, bytes] = {}
         with contextlib.suppress(NotFoundError):
-            existing_refs = dict(self.store.connection_row(name)["secret_refs"] or {})
+            row = self.store.connection_row(name)
+            existing_refs = dict(row["secret_refs"] or {})
+            stored_secrets = self.store.secret_tokens(row["id"])
+            before = {
+                "connector": row["connector"],
+                "description": row["description"],
+                "config": row["config"],
+            }
         secrets = secret_fields(cls.config_model)
         values = self._with_stored_secrets(name, cls, config)
         try:
@@ -182,15 +229,30 @@ class Workspace:
             if value is not None:
                 tokens[field] = self.vault.encrypt(value)
         refs = {**existing_refs, **(secret_refs or {})}
+        after = {"connector": connector, "description": description, "config": dumped}
+        if before is not None:  # secrets: "changed" only when a new value was given
+            before["config"] = {**before["config"], **{f: "secret" for f in stored_secrets}}
+        after["config"] = {
+            **dumped,
+            **{f: ("secret" if _kept(config.get(f)) else "secret (new)") for f in tokens},
+        }
         with self.engine.begin() as c:
             self.store.upsert_connection(c, name, connector, dumped, tokens, refs, description)
+            action = "created" if before is None else "changed"
+            audit.record(c, self.actor, action, "connection", name, audit.diff(before, after, secrets))
 
     def delete_connection(self, name: str) -> None:
         """Deletes a connection no dataflow uses."""
+        self.require("edit", "delete connections")
+        row = self.store.connection_row(name)
         self.store.delete_connection(name)
+        with self.engine.begin() as c:
+            before = {"connector": row["connector"], "config": row["config"]}
+            audit.record(c, self.actor, "deleted", "connection", name, audit.diff(before, None))
 
     def connector(self, name: str) -> Connector:
         """The connector of a saved connection, with its secrets decrypted."""
+        self.require("edit", "use a connection's credentials")
         row = self.store.connection_row(name)
         config = dict(row["config"])
         for field, token in self.store.secret_tokens(row["id"]).items():
@@ -215,7 +277,8 @@ class Workspace:
     def test_connection(
         self, name: str | None = None, connector: str | None = None, config: Mapping[str, Any] | None = None
     ) -> CheckResult:
-        """Checks a saved connection, or unsaved settings; never raises."""
+        """Checks a saved connection, or unsaved settings; never raises (but for a missing role)."""
+        self.require("edit", "test connections")
         try:
             if name is not None and config is None:
                 instance = self.connector(name)
@@ -357,10 +420,19 @@ class Workspace:
         what later runs check the source against; without one, the version's
         first run records it.
         """
+        self.require("edit", "save dataflows")
         _check_name(name, "dataflow")
         parsed = self.validate_dataflow(name, spec)
         connection = self.store.connection_row(parsed.source.connection)
+        before = None
+        with contextlib.suppress(NotFoundError):
+            before = self.store.dataflow_row(name)["spec"]
+        after = parsed.model_dump(mode="json", exclude_none=True)
         with self.engine.begin() as c:
+            changes = audit.diff(before, after)
+            if before is None or changes:
+                action = "created" if before is None else "changed"
+                audit.record(c, self.actor, action, "dataflow", name, changes)
             self.store.upsert_dataflow(
                 c,
                 name,
@@ -374,6 +446,7 @@ class Workspace:
         self, name: str, *, trigger: str = "manual", progress: ingest.ProgressCallback | None = None
     ) -> ingest.DataflowRun:
         """A run of a saved dataflow, ready to execute (or to dry-run)."""
+        self.require("edit", "run dataflows")
         row = self.store.dataflow_row(name)
         spec = DataflowSpec.model_validate(row["spec"])
         return ingest.DataflowRun(
@@ -390,12 +463,14 @@ class Workspace:
         self, name: str, *, trigger: str = "manual", progress: ingest.ProgressCallback | None = None
     ) -> ingest.RunSummary:
         """Runs a dataflow now, in this process."""
+        self.require("edit", "run dataflows")
         return self.dataflow_run(name, trigger=trigger, progress=progress).execute()
 
     def replay(self, run_id: int) -> ingest.RunSummary:
         """Re-ingests a run's quarantined rows through the current mapping, as a new run."""
         from core.replay import replay
 
+        self.require("edit", "replay runs")
         return replay(self, run_id)
 
     def runs(self, dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
@@ -404,12 +479,14 @@ class Workspace:
         return self.store.runs_frame(dataflow_id, limit)
 
     def run_errors(self, run_id: int, limit: int = 10_000) -> pd.DataFrame:
-        """The quarantined rows of a run."""
+        """The quarantined rows of a run (they hold the source's personal data)."""
+        self.require("view_personal_data", "see quarantined rows")
         self.store.run_row(run_id)
         return self.store.errors_frame(run_id, limit)
 
     def records(self, dataflow: str, limit: int | None = 1000) -> pd.DataFrame:
         """A dataflow's ingested records (mapped attributes, source key, lineage)."""
+        self.require("view_personal_data", "see records")
         row = self.store.dataflow_row(dataflow)
         table = datasets.dataset_table(self.engine, row["id"])
         if table is None:
@@ -443,9 +520,7 @@ class Workspace:
         except NotFoundError:
             return values
         for field in secret_fields(cls.config_model):
-            value = values.get(field)
-            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
-            if plain in (None, "", MASK) and field in stored:
+            if _kept(values.get(field)) and field in stored:
                 values[field] = self.vault.decrypt(stored[field])
         return values
 
@@ -464,6 +539,16 @@ class Workspace:
             raise ingest.from_connector(error) from None
         except ValidationError as error:
             raise ConfigurationError(format_validation_error(error, "options")) from None
+
+
+#: Settings an editor may change (the profile attributes a mapping uses); the others are an admin's.
+_EDITOR_SETTINGS = frozenset({"attributes"})
+
+
+def _kept(value: Any) -> bool:
+    """Whether a form's secret value means "keep the stored one" (empty or masked)."""
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return plain in (None, "", MASK)
 
 
 def _check_name(name: str, kind: str) -> None:

@@ -19,6 +19,7 @@ from core.alerts.events import EVENTS, AlertEvent, AlertRules, check_payload
 from core.errors import ConfigurationError, NotFoundError, TributaryError
 from core.models import NAME_PATTERN
 from core.secrets import Vault
+from core.security.access import SYSTEM, Actor
 from core.store import tables as t
 from core.store.repository import utcnow
 
@@ -58,6 +59,7 @@ class AlertCenter:
     def __init__(self, workspace: HasStore, policy: delivery.DeliveryPolicy | None = None) -> None:
         self.engine = workspace.engine
         self.vault = workspace.vault
+        self.actor: Actor = getattr(workspace, "actor", SYSTEM)
         self.policy = policy or delivery.DeliveryPolicy()
 
     # -- rules ---------------------------------------------------------------
@@ -72,6 +74,7 @@ class AlertCenter:
 
     def save_rules(self, rules: AlertRules | Mapping[str, Any]) -> AlertRules:
         """Validates and stores the alert rules."""
+        self.actor.require("edit", "change alert rules")
         try:
             parsed = rules if isinstance(rules, AlertRules) else AlertRules.model_validate(dict(rules))
         except ValidationError as error:
@@ -117,11 +120,12 @@ class AlertCenter:
     def save_channel(
         self, name: str, kind: str, config: Mapping[str, Any], events: Iterable[str], enabled: bool = True
     ) -> None:
-        """Validates and saves a channel; its secret goes to the vault.
+        """Validates and saves a channel; its secret goes to the vault (an editor's action).
 
         A secret left empty or masked keeps the stored one (for the same kind),
         so a form can re-save a channel without ever showing its secret.
         """
+        self.actor.require("edit", "save alert channels")
         if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
             raise ConfigurationError(
                 f"channel name {name!r} must start with a letter and use only letters, digits, '_' or '-'"
@@ -157,6 +161,7 @@ class AlertCenter:
 
     def delete_channel(self, name: str) -> None:
         """Deletes a channel and its delivery history."""
+        self.actor.require("edit", "delete alert channels")
         row = self._row(name)
         with self.engine.begin() as c:
             c.execute(delete(t.alert_deliveries).where(t.alert_deliveries.c.channel_id == row["id"]))
@@ -169,6 +174,7 @@ class AlertCenter:
 
         With ``config``, a secret left empty keeps the one saved under ``name``.
         """
+        self.actor.require("edit", "send test alerts")
         try:
             if config is None:
                 settings = self._stored_settings(self._row(name or ""))

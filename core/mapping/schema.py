@@ -26,7 +26,7 @@ ATTRIBUTE_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp"
 ATTRIBUTE_FORMATS = ("email", "phone", "country_code", "birth_date")
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-_SPEC_KEYS = frozenset({"type", "description", "identity", "aliases", "format"})
+_SPEC_KEYS = frozenset({"type", "description", "identity", "aliases", "format", "personal"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Attribute:
     aliases: tuple[str, ...] = ()
     #: What the values look like (one of ATTRIBUTE_FORMATS), so a sample's content can suggest it.
     format: str | None = None
+    #: Personal data (a name, an address, an email): hidden from viewers without the personal data grant.
+    personal: bool = False
 
     def __post_init__(self) -> None:
         validate_path(self.path)
@@ -87,6 +89,9 @@ def _attribute_from_spec(path: str, spec: object) -> Attribute:
     identity = spec.get("identity")
     aliases = spec.get("aliases") or ()
     format_ = spec.get("format")
+    personal = spec.get("personal", False)
+    if not isinstance(personal, bool):
+        raise ConfigurationError(f"attribute {path!r}: 'personal' must be true or false")
     if not isinstance(description, str):
         raise ConfigurationError(f"attribute {path!r}: 'description' must be text")
     if identity is not None and not (isinstance(identity, str) and identity):
@@ -97,7 +102,7 @@ def _attribute_from_spec(path: str, spec: object) -> Attribute:
         raise ConfigurationError(
             f"attribute {path!r}: 'format' must be one of {', '.join(ATTRIBUTE_FORMATS)}"
         )
-    return Attribute(path, spec["type"], description, identity, tuple(aliases), format_)
+    return Attribute(path, spec["type"], description, identity, tuple(aliases), format_, personal)
 
 
 class ProfileSchema:
@@ -160,6 +165,7 @@ class ProfileSchema:
                     attribute.identity or existing.identity,
                     attribute.aliases or existing.aliases,
                     attribute.format or existing.format,
+                    attribute.personal or existing.personal,
                 )
             merged[path] = attribute
         return ProfileSchema(merged.values())

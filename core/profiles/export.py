@@ -143,6 +143,7 @@ def export_profiles(
     chunk_size: int = DEFAULT_CHUNK,
 ) -> ExportSummary:
     """Writes every unified profile to ``path`` as CSV or Parquet (by ``format``, else the suffix)."""
+    workspace.require("view_personal_data", "export profiles")
     path = Path(path)
     chosen = format or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
     if chosen not in WRITERS:

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, String, and_, cast, func, select, union
 
 from core.errors import ConfigurationError, NotFoundError
+from core.mapping import ProfileSchema
 from core.models import NAME_PATTERN, ProfilesSpec
 from core.profiles import merge as merging
 from core.profiles.graph import rebuild as rebuild_graph
@@ -26,6 +27,7 @@ from core.profiles.namespaces import IdentityRules, load_rules
 from core.profiles.settings import read_settings, save_settings
 from core.profiles.unified import (
     ATTRIBUTE_COLUMNS,
+    HIDDEN,
     IDENTITY_COLUMNS,
     TRAIL_COLUMNS,
     UnifiedProfile,
@@ -93,6 +95,7 @@ class Profiles:
         or to build the graph of a workspace whose records predate it. Runs of
         other dataflows wait for it (PostgreSQL) or for its write lock (SQLite).
         """
+        self.workspace.require("admin", "rebuild the profiles")
         result = rebuild_graph(self.engine)
         return {
             "records": len(result.members),
@@ -128,12 +131,19 @@ class Profiles:
                     f"{namespace}:{value} is on records of several profiles (a shared or blocked value, "
                     "which does not link records); search for it to see them"
                 )
-            return self._get(conn, found[0], *chosen)
+            return self._shown(self._get(conn, found[0], *chosen))
 
     def get(self, profile_id: str, policy: str | None = None) -> UnifiedProfile:
         """A profile by id, merged by the named policy (the default when None)."""
         with self.engine.connect() as conn:
-            return self._get(conn, profile_id, *merging.choose_policy(_policies(conn), policy))
+            return self._shown(self._get(conn, profile_id, *merging.choose_policy(_policies(conn), policy)))
+
+    def _shown(self, profile: UnifiedProfile) -> UnifiedProfile:
+        """The profile as the actor may see it (personal data hidden without the grant)."""
+        if self.workspace.actor.can("view_personal_data"):
+            return profile
+        attributes, namespaces = personal_data(self.workspace.schema)
+        return profile.without_personal_data(attributes, namespaces)
 
     def _get(
         self, conn: Connection, profile_id: str, name: str, policy: merging.MergePolicy
@@ -220,7 +230,11 @@ class Profiles:
                 )
                 rows += conn.execute(query).all()
         frame = merging.rows_frame(rows, list(SEARCH_COLUMNS))
-        return frame.sort_values(["value", "namespace", "profile_id"]).reset_index(drop=True)
+        frame = frame.sort_values(["value", "namespace", "profile_id"]).reset_index(drop=True)
+        if not self.workspace.actor.can("view_personal_data"):
+            _, personal = personal_data(self.workspace.schema)
+            frame["value"] = frame["value"].where(~frame["namespace"].isin(personal), HIDDEN)
+        return frame
 
     def stats(self) -> dict[str, Any]:
         """Headline counts of the graph.
@@ -340,3 +354,10 @@ def _combinations(rows: Sequence[Any]) -> pd.DataFrame:
         counts[label] = counts.get(label, 0) + int(n)
     frame = pd.DataFrame(list(counts.items()), columns=["dataflows", "profiles"])
     return frame.sort_values(["profiles", "dataflows"], ascending=[False, True]).reset_index(drop=True)
+
+
+def personal_data(schema: ProfileSchema) -> tuple[set[str], set[str]]:
+    """(personal attributes, identity namespaces whose values are personal) of a profile schema."""
+    attributes = {a.path for a in schema.attributes if a.personal}
+    namespaces = {a.identity for a in schema.attributes if a.personal and a.identity}
+    return attributes, namespaces

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
+#: What a hidden personal value reads as.
+HIDDEN = "•••"
 ATTRIBUTE_COLUMNS = ("attribute", "value", "dataflow", "source_key", "timestamp")
 IDENTITY_COLUMNS = ("namespace", "value", "dataflow", "source_key")
 TRAIL_COLUMNS = ("created_at", "rule", "namespace", "value", "dataflow", "source_key", "records", "detail")
@@ -50,6 +52,33 @@ class UnifiedProfile:
         """The merged value of one attribute, or ``default``."""
         rows = self.attributes[self.attributes["attribute"] == attribute]
         return default if rows.empty else rows["value"].iloc[0]
+
+    def without_personal_data(self, attributes: set[str], namespaces: set[str]) -> UnifiedProfile:
+        """The profile as a viewer without the personal data grant sees it.
+
+        Personal attributes' values and personal identity values (emails,
+        phones) read :data:`HIDDEN`; records keep only their other columns. Where
+        each value came from stays visible, so the profile is still explainable.
+        """
+        shown = self.attributes.assign(
+            value=self.attributes["value"].where(~self.attributes["attribute"].isin(attributes), HIDDEN)
+        )
+
+        def masked(frame: pd.DataFrame) -> pd.DataFrame:
+            if frame.empty or "namespace" not in frame:
+                return frame
+            return frame.assign(value=frame["value"].where(~frame["namespace"].isin(namespaces), HIDDEN))
+
+        return replace(
+            self,
+            attributes=shown,
+            identities=masked(self.identities),
+            records={
+                name: frame.drop(columns=[c for c in frame if c in attributes])
+                for name, frame in self.records.items()
+            },
+            trail=masked(self.trail),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The profile as plain data (times as ``datetime``), for JSON output."""

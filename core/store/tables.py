@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -256,4 +258,35 @@ settings = Table(
     Column("key", String(200), primary_key=True),
     Column("value", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(200), nullable=False),
+    Column("password_hash", Text),  # NULL: signs in through OpenID Connect only
+    Column("role", String(20), nullable=False),  # viewer | editor | admin
+    Column("grants", JSON, nullable=False),  # extra rights: ["personal_data"]
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("failed_attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("username", name="uq_users_username"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),  # created | changed | deleted | signed_in | ...
+    Column("object_type", String(40), nullable=False),  # connection | dataflow | user | setting | ...
+    Column("object_name", String(200), nullable=False),
+    Column("diff", JSON, nullable=False),  # field -> {"before": ..., "after": ...}; secrets as "changed"
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_object", "object_type", "object_name"),
 )
