@@ -37,12 +37,14 @@ from connectors._http import (
     HttpSettings,
     Page,
     Redactor,
+    aligned,
     frames,
     records_frame,
     url_for_message,
+    with_origin,
 )
 from connectors._rest_config import RestConfig, RestIncremental, RestPagination, RestStream, StartFormat
-from connectors._sql_types import STRING, with_bookkeeping
+from connectors._sql_types import STRING
 from connectors.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_SAMPLE_SIZE,
@@ -110,7 +112,7 @@ class RestConnector(Connector):
         with self._client() as client:
             page = next(self._pages(client, spec, spec.params), None)
         records = list(page.records[:limit]) if page else []
-        return _with_origin(records_frame(records), spec.name, spec.primary_key, 0)
+        return with_origin(records_frame(records), spec.name, spec.primary_key, 0)
 
     def read(
         self,
@@ -151,8 +153,8 @@ class RestConnector(Connector):
             columns: list[str] = []
             rows = 0
             for frame in chunks:
-                frame = _aligned(frame, columns)
-                yield _with_origin(frame, stream.name, key, rows)
+                frame = aligned(frame, columns)
+                yield with_origin(frame, stream.name, key, rows)
                 rows += len(frame)
 
     def _describe(self, client: HttpClient, stream: RestStream) -> StreamInfo:
@@ -251,19 +253,3 @@ def _sorted_chunks(
     whole = ordered(records_frame(list(itertools.chain.from_iterable(pages))), column, key)
     for start in range(0, len(whole), chunk_size):
         yield whole.iloc[start : start + chunk_size].reset_index(drop=True)
-
-
-def _aligned(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The chunk with the columns of the chunks before it (empty when absent), new ones after them."""
-    known = set(columns)
-    columns.extend(str(name) for name in frame.columns if name not in known)
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        frame = frame.assign(**{name: pd.Series(pd.NA, index=frame.index, dtype=STRING) for name in missing})
-    return frame[columns]
-
-
-def _with_origin(frame: pd.DataFrame, stream: str, key: Sequence[str], first_row: int) -> pd.DataFrame:
-    """ORIGIN_COLUMN by key when the records carry it, else by row number in this read."""
-    present = [name for name in key if name in frame.columns]
-    return with_bookkeeping(frame, stream, present if len(present) == len(key) else (), first_row)
