@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.adobe_analytics import AdobeAnalyticsConnector
 from connectors.base import Connector
 from connectors.dynamics import DynamicsConnector
 from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
@@ -32,6 +33,7 @@ REGISTRY: dict[str, type[Connector]] = {
         SqliteConnector,
         BigQueryConnector,
         RestConnector,
+        AdobeAnalyticsConnector,
         SalesforceConnector,
         DynamicsConnector,
         MarketingCloudConnector,
