@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from core.ingest import RunSummary
-from core.scheduler import backfill, run_now
-from ui import data
+from core.scheduler import backfill
+from ui import data, roles
 from ui.dataflow_form import new_dataflow_form
-from ui.feedback import attempt, reported_errors, required
+from ui.feedback import reported_errors, required
 from ui.routing import through_app
+from ui.runs import run_with_progress
 from ui.schedule_form import describe_schedule, schedule_editor
 from ui.state import workspace
 from ui.widgets import dataflows_table, run_summary
@@ -23,6 +23,7 @@ st.caption(
     "on demand or on a schedule."
 )
 
+may_edit = roles.allowed("edit", "run, schedule and create dataflows")
 flows = required(data.dataflows)
 list_slot = st.container()  # filled last, so a dataflow created or run below shows at once
 
@@ -32,36 +33,24 @@ if flows.empty:
 else:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         name = st.selectbox("Dataflow", flows["name"], key="dataflows.run.name", width=320)
-        run = st.button("Run now", type="primary", icon=":material/play_arrow:", key="dataflows.run")
+        run = st.button(
+            "Run now",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="dataflows.run",
+            disabled=not may_edit,
+        )
     if run:
-        with st.status(f"Running {name}…", expanded=True) as status:
-            bar = st.progress(0.0, text="Starting…")
-
-            def show_progress(summary: RunSummary) -> None:
-                """Moves the bar after each committed chunk (the total is unknown until the end)."""
-                bar.progress(
-                    summary.chunks / (summary.chunks + 1),
-                    text=f"Chunk {summary.chunks}: received {summary.received:,}, "
-                    f"ingested {summary.ingested:,}, failed {summary.failed:,}",
-                )
-
-            summary = attempt(run_now, workspace(), name, progress=show_progress)
-            data.refresh()
-            if summary is None:
-                status.update(label=f"{name} could not run", state="error")
-            else:
-                bar.progress(1.0, text=f"Done in {summary.duration_s:.1f} s")
-                failed = summary.status == "failed"
-                status.update(label=f"{name}: {summary.status}", state="error" if failed else "complete")
-        if summary is not None:
-            run_summary(summary)
+        run_with_progress(name)
 
 if not flows.empty:
     with st.expander("Schedule", icon=":material/schedule:"):
         chosen = st.selectbox("Dataflow", flows["name"], key="dataflows.schedule.name", width=320)
         spec = required(workspace().dataflow_spec, chosen)
         schedule, enabled = schedule_editor(spec, key=f"dataflows.schedule.{chosen}")
-        if st.button("Save the schedule", icon=":material/save:", key="dataflows.schedule.save"):
+        if st.button(
+            "Save the schedule", icon=":material/save:", key="dataflows.schedule.save", disabled=not may_edit
+        ):
             with reported_errors():
                 updated = {**spec.model_dump(mode="json", exclude_none=True), "enabled": enabled}
                 updated.pop("schedule", None)
@@ -76,14 +65,16 @@ if not flows.empty:
                 key=f"dataflows.backfill.since.{chosen}",
                 help="Reads the history again from this date; records are upserted, never doubled.",
             )
-            if go_column.button("Backfill now", key="dataflows.backfill"):
+            if go_column.button("Backfill now", key="dataflows.backfill", disabled=not may_edit):
                 with reported_errors(), st.spinner(f"Backfilling {chosen} from {since}…"):
                     run_summary(backfill(workspace(), chosen, since))
                     data.refresh()
 
-with st.expander("Create a dataflow", icon=":material/add_circle:", expanded=flows.empty):
+with st.expander("Create a dataflow", icon=":material/add_circle:", expanded=flows.empty and may_edit):
     connections = required(data.connections)
-    if connections.empty:
+    if not may_edit:
+        st.caption(roles.reason("edit", "create dataflows"))
+    elif connections.empty:
         st.info("Add a connection on **Sources** first.")
     else:
         with reported_errors():

@@ -37,7 +37,7 @@ top.caption(
     f"Reads **{source.stream}** from **{source.connection}** · version {version} · {len(sample):,}-row sample"
 )
 if top.button("Reload sample", icon=":material/refresh:", key="mapping.reload"):
-    data.studio_sample.clear()
+    data.reload_sample()
     st.rerun()
 
 revision = st.session_state.setdefault(f"mapping.revision.{name}", 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import profiles
+from ui import profiles, roles
 from ui.feedback import required
 from ui.profile_rules import policies_panel, rules_panel
 from ui.routing import through_app
@@ -45,7 +45,8 @@ if profile_id is not None:
         profiles.profile_view(required(profiles.profile, profile_id, policy), policies[policy])
 
 st.subheader("Export")
-profiles.export_panel(policy)
+if roles.allowed("view_personal_data", "export profiles"):
+    profiles.export_panel(policy)
 
 with st.expander("Identity rules", icon=":material/rule:"):
     rules_panel()

@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.alerts import EVENTS, KINDS, AlertCenter, AlertRules, ChannelView
 from ui import data
-from ui.state import workspace
+from ui.state import ActorKey, acting, actor_key, workspace
 
 KIND_TITLES = {"webhook": "Webhook (Slack-compatible)", "email": "Email (SMTP)"}
 #: The session key that carries a channel to select (and a message to show) across a rerun.
@@ -27,16 +27,25 @@ def center() -> AlertCenter:
     return AlertCenter(workspace())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def channels() -> pd.DataFrame:
     """The saved channels, secrets left out."""
-    return center().channels()
+    return _channels(actor_key())
+
+
+def deliveries(limit: int = 200) -> pd.DataFrame:
+    """The latest deliveries, newest first."""
+    return _deliveries(actor_key(), limit)
+
+
+# Keyed by the actor, as every cached read (see ui.state).
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _channels(actor: ActorKey) -> pd.DataFrame:
+    return AlertCenter(acting(actor)).channels()
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
-def deliveries(limit: int = 200) -> pd.DataFrame:
-    """The latest deliveries, newest first."""
-    return center().deliveries(limit)
+def _deliveries(actor: ActorKey, limit: int) -> pd.DataFrame:
+    return AlertCenter(acting(actor)).deliveries(limit)
 
 
 def select_next(name: str, message: str) -> None:

@@ -1,4 +1,9 @@
-"""Cached reads of the workspace for the pages (st.cache_data), and one call to drop them after a write."""
+"""Cached reads of the workspace for the pages (st.cache_data), and one call to drop them after a write.
+
+Each cached function takes the signed-in actor (:data:`ui.state.ActorKey`) as
+its first argument and reads through :func:`ui.state.acting`: the cache keys
+every result by who may see it. The public functions pass this session's actor.
+"""
 
 from __future__ import annotations
 
@@ -16,40 +21,60 @@ from core import monitoring
 from core.mapping.suggest import StandardMapping
 from core.monitoring import RunFilter
 from core.services import Preview
-from ui.state import workspace
+from ui.state import ActorKey, acting, actor_key, workspace
 
 #: Seconds a cached read stays fresh; writes made on this page clear the caches at once.
 FRESH_SECONDS = 30
 
 
-@st.cache_data(show_spinner=False)
 def catalog() -> pd.DataFrame:
     """The connector catalog (it only changes with the code)."""
-    return workspace().catalog()
+    return _catalog(actor_key())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def connections() -> pd.DataFrame:
     """The saved connections, secrets left out."""
-    return workspace().connections()
+    return _connections(actor_key())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def dataflows() -> pd.DataFrame:
     """The dataflows with their last run."""
-    return workspace().dataflows()
+    return _dataflows(actor_key())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def runs(dataflow: str | None = None, limit: int = 200) -> pd.DataFrame:
     """Run history, newest first."""
-    return workspace().runs(dataflow, limit)
+    return _runs(actor_key(), dataflow, limit)
+
+
+def quarantined_rows(run_id: int) -> pd.DataFrame:
+    """A run's quarantined rows, one column per source field, ready to read or download."""
+    return _quarantined_rows(actor_key(), run_id)
+
+
+@st.cache_data(show_spinner=False)
+def _catalog(actor: ActorKey) -> pd.DataFrame:
+    return acting(actor).catalog()
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
-def quarantined_rows(run_id: int) -> pd.DataFrame:
-    """A run's quarantined rows, one column per source field, ready to read or download."""
-    errors = workspace().run_errors(run_id)
+def _connections(actor: ActorKey) -> pd.DataFrame:
+    return acting(actor).connections()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _dataflows(actor: ActorKey) -> pd.DataFrame:
+    return acting(actor).dataflows()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _runs(actor: ActorKey, dataflow: str | None, limit: int) -> pd.DataFrame:
+    return acting(actor).runs(dataflow, limit)
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _quarantined_rows(actor: ActorKey, run_id: int) -> pd.DataFrame:
+    errors = acting(actor).run_errors(run_id)
     if errors.empty:
         return errors
     source = pd.json_normalize(errors["row"].map(lambda row: row if isinstance(row, dict) else {}).tolist())
@@ -60,17 +85,17 @@ def quarantined_rows(run_id: int) -> pd.DataFrame:
 
 def run_history(run_filter: RunFilter) -> pd.DataFrame:
     """The runs a filter admits, newest first (at most core.monitoring.HISTORY_LIMIT)."""
-    return _history(*_plain(run_filter))
+    return _history(actor_key(), *_plain(run_filter))
 
 
 def run_counts(run_filter: RunFilter) -> dict[str, int]:
     """How many runs a filter admits, by status."""
-    return _counts(*_plain(run_filter))
+    return _counts(actor_key(), *_plain(run_filter))
 
 
 def run_timeline(run_filter: RunFilter) -> pd.DataFrame:
     """Runs per hour, day or week and status, over every run a filter admits."""
-    return _timeline(*_plain(run_filter))
+    return _timeline(actor_key(), *_plain(run_filter))
 
 
 def run(run_id: int) -> dict[str, Any]:
@@ -78,10 +103,22 @@ def run(run_id: int) -> dict[str, Any]:
     return dict(workspace().store.run_row(run_id))
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def error_groups(run_id: int) -> pd.DataFrame:
-    """A run's quarantined rows by code and attribute, with counts and three examples each."""
-    return monitoring.error_groups(workspace().engine, run_id, workspace().run_errors(run_id))
+    """A run's quarantined rows by code and attribute, with counts, and three examples each.
+
+    The examples quote source rows (personal data): without the right to see
+    those, the groups come with counts only.
+    """
+    return _error_groups(actor_key(), run_id)
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _error_groups(actor: ActorKey, run_id: int) -> pd.DataFrame:
+    opened = acting(actor)
+    if opened.actor.can("view_personal_data"):
+        return monitoring.error_groups(opened.engine, run_id, opened.run_errors(run_id))
+    opened.store.run_row(run_id)  # NotFoundError for an unknown run, as run_errors would raise
+    return monitoring.error_groups(opened.engine, run_id, pd.DataFrame())
 
 
 def health() -> monitoring.Health:
@@ -89,10 +126,14 @@ def health() -> monitoring.Health:
     return monitoring.health(workspace().engine, datetime.now(UTC))
 
 
-@st.cache_data(ttl=2 * FRESH_SECONDS, show_spinner=False)
 def record_counts() -> pd.Series:
     """How many records each dataflow holds (a COUNT per dataset: cached a little longer)."""
-    return monitoring.record_counts(workspace().engine)
+    return _record_counts(actor_key())
+
+
+@st.cache_data(ttl=2 * FRESH_SECONDS, show_spinner=False)
+def _record_counts(actor: ActorKey) -> pd.Series:
+    return monitoring.record_counts(acting(actor).engine)
 
 
 # Filters reach the caches as plain values: they hash (and pickle) whatever the module's reload state.
@@ -107,31 +148,35 @@ def _plain(run_filter: RunFilter) -> tuple[Any, ...]:
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Reading the run history…")
-def _history(*fields: Any) -> pd.DataFrame:
-    return monitoring.run_history(workspace().engine, RunFilter(*fields))
+def _history(actor: ActorKey, *fields: Any) -> pd.DataFrame:
+    return monitoring.run_history(acting(actor).engine, RunFilter(*fields))
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
-def _counts(*fields: Any) -> dict[str, int]:
-    return monitoring.count_runs(workspace().engine, RunFilter(*fields))
+def _counts(actor: ActorKey, *fields: Any) -> dict[str, int]:
+    return monitoring.count_runs(acting(actor).engine, RunFilter(*fields))
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
-def _timeline(*fields: Any) -> pd.DataFrame:
-    return monitoring.status_timeline(workspace().engine, RunFilter(*fields))
+def _timeline(actor: ActorKey, *fields: Any) -> pd.DataFrame:
+    return monitoring.status_timeline(acting(actor).engine, RunFilter(*fields))
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def overview() -> dict[str, Any]:
     """The headline figures."""
-    return workspace().overview()
+    return _overview(actor_key())
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _overview(actor: ActorKey) -> dict[str, Any]:
+    return acting(actor).overview()
 
 
 def streams(connection: str) -> list[StreamInfo]:
     """The streams a connection offers (names, key/cursor candidates, standard-object mappings)."""
     return [
         StreamInfo(name, primary_key_candidates=keys, cursor_candidates=cursors, metadata=hints)
-        for name, keys, cursors, hints in _stream_rows(connection)
+        for name, keys, cursors, hints in _stream_rows(actor_key(), connection)
     ]
 
 
@@ -148,7 +193,7 @@ def standard_mapping(connection: str, stream: str) -> StandardMapping | None:
 
 def preview(connection: str, stream: str, options: Mapping[str, Any] | None = None) -> Preview:
     """A 1,000-row sample of a stream with its column profile."""
-    frame, profile, malformed = _preview_parts(connection, stream, dict(options or {}))
+    frame, profile, malformed = _preview_parts(actor_key(), connection, stream, dict(options or {}))
     return Preview(frame=frame, profile=profile, malformed=malformed)
 
 
@@ -156,7 +201,7 @@ def preview(connection: str, stream: str, options: Mapping[str, Any] | None = No
 # dataclass would stop pickling once Streamlit reloads its module after an edit.
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing streams…")
 def _stream_rows(
-    connection: str,
+    actor: ActorKey, connection: str
 ) -> list[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, dict[str, str]]]]:
     return [
         (
@@ -169,28 +214,41 @@ def _stream_rows(
                 if info.metadata.get(k)
             },
         )
-        for info in workspace().streams(connection)
+        for info in acting(actor).streams(connection)
     ]
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Reading a sample…")
 def _preview_parts(
-    connection: str, stream: str, options: dict[str, Any]
+    actor: ActorKey, connection: str, stream: str, options: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    sample = workspace().preview(connection, stream, options)
+    sample = acting(actor).preview(connection, stream, options)
     return sample.frame, sample.profile, int(sample.malformed)
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing objects…")
 def objects(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame | None:
     """The objects a storage stream matches (name, size, modified), None for tables."""
-    return workspace().objects(connection, stream, options)
+    return _objects(actor_key(), connection, stream, options)
+
+
+def studio_sample(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame:
+    """The 1,000-row sample the studio maps on every edit: read once, kept until reloaded."""
+    return _studio_sample(actor_key(), connection, stream, options)
+
+
+def reload_sample() -> None:
+    """Forgets the studio's samples, so the next edit reads the source again."""
+    _studio_sample.clear()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing objects…")
+def _objects(actor: ActorKey, connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame | None:
+    return acting(actor).objects(connection, stream, options)
 
 
 @st.cache_data(show_spinner="Reading the sample once…", max_entries=16)
-def studio_sample(connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame:
-    """The 1,000-row sample the studio maps on every edit: read once, kept until reloaded."""
-    return workspace().preview(connection, stream, options).frame
+def _studio_sample(actor: ActorKey, connection: str, stream: str, options: dict[str, Any]) -> pd.DataFrame:
+    return acting(actor).preview(connection, stream, options).frame
 
 
 def suggested_mapping(

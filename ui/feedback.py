@@ -1,4 +1,10 @@
-"""Engine errors shown as messages on the page: a TributaryError never becomes a traceback."""
+"""Engine errors shown as messages on the page: a TributaryError never becomes a traceback.
+
+A refusal for lack of rights (:class:`~core.errors.PermissionDeniedError`)
+reads as such, with a lock: the pages hide or disable what a role may not do,
+and the engine checks every action anyway, so this is the message of a page
+that missed one (or of a role changed while the page was open).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,20 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from core.errors import TributaryError
+from core.errors import AuthenticationFailedError, PermissionDeniedError, TributaryError
 
 T = TypeVar("T")
+
+
+def show_error(error: TributaryError) -> None:
+    """Shows an engine error's ``user_message`` (never a traceback, never a secret)."""
+    message = error.user_message
+    if isinstance(error, PermissionDeniedError):
+        st.error(f"Not allowed: {message}", icon=":material/lock:")
+    elif isinstance(error, AuthenticationFailedError):
+        st.error(f"{message[:1].upper()}{message[1:]}.", icon=":material/no_accounts:")
+    else:
+        st.error(message, icon=":material/error:")
 
 
 @contextmanager
@@ -22,7 +39,7 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except TributaryError as error:
-        st.error(error.user_message, icon=":material/error:")
+        show_error(error)
 
 
 def attempt(action: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -30,7 +47,7 @@ def attempt(action: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     try:
         return action(*args, **kwargs)
     except TributaryError as error:
-        st.error(error.user_message, icon=":material/error:")
+        show_error(error)
         return None
 
 
@@ -39,6 +56,6 @@ def required(action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return action(*args, **kwargs)
     except TributaryError as error:
-        st.error(error.user_message, icon=":material/error:")
+        show_error(error)
         st.stop()
         raise  # unreachable: st.stop() raises; keeps type checkers honest

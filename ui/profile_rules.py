@@ -15,6 +15,7 @@ import streamlit as st
 from core.errors import TributaryError
 from core.models import ProfilesSpec
 from core.profiles.namespaces import BUILTINS, CUSTOM_PRIORITY, IdentityRules
+from ui import roles
 from ui.feedback import required
 from ui.state import workspace
 
@@ -90,6 +91,7 @@ def rules_panel() -> None:
         "hold (one CRM id: a second one means two people); links are made in **priority** order (1 first); "
         "**blocked** values (placeholders such as test@test.com, and yours) never link anyone."
     )
+    locked = not roles.allowed("admin", "change the identity rules and rebuild the profiles")
     regions = _regions()
     with st.form("profiles.rules", border=False):
         region = st.selectbox(
@@ -99,12 +101,14 @@ def rules_panel() -> None:
             format_func=lambda r: r or "none: numbers need their +country code",
             help="Numbers written without +country (0612345678) are read in this region",
             key="profiles.rules.region",
+            disabled=locked,
         )
         namespaces = st.data_editor(
             namespaces_frame(spec),
             num_rows="dynamic",
             hide_index=True,
             key="profiles.rules.namespaces",
+            disabled=locked,
             column_config={
                 "namespace": st.column_config.TextColumn("Namespace", required=True),
                 "type": st.column_config.SelectboxColumn("Type", options=["person", "device"]),
@@ -120,12 +124,15 @@ def rules_panel() -> None:
             num_rows="dynamic",
             hide_index=True,
             key="profiles.rules.blocked",
+            disabled=locked,
             column_config={
                 "namespace": st.column_config.TextColumn("Namespace (* for all)"),
                 "value": st.column_config.TextColumn("Blocked value"),
             },
         )
-        saved = st.form_submit_button("Save rules", type="primary", key="profiles.rules.save")
+        saved = st.form_submit_button(
+            "Save rules", type="primary", key="profiles.rules.save", disabled=locked
+        )
     if saved:
         try:
             profiles.save_settings(spec_from(region, namespaces, blocked, spec.policies))
@@ -138,7 +145,10 @@ def rules_panel() -> None:
                 icon=":material/check_circle:",
             )
     if st.button(
-        "Rebuild profiles", key="profiles.rules.rebuild", help="Relink every record by the saved rules"
+        "Rebuild profiles",
+        key="profiles.rules.rebuild",
+        help="Relink every record by the saved rules",
+        disabled=locked,
     ):
         with st.status("Relinking every record by the saved rules…") as status:
             try:
@@ -172,6 +182,8 @@ def policies_panel() -> None:
         hide_index=True,
         width="stretch",
     )
+    if not roles.allowed("admin", "add or remove merge policies"):
+        return
     dataflows = sorted(row["name"] for row in workspace().store.dataflow_rows())
     with st.form("profiles.policy", border=False):
         name = st.text_input("Policy name", key="profiles.policy.name", placeholder="crm_first")

@@ -1,7 +1,9 @@
 """The profile explorer's reads and widgets: counts, finding a customer, the unified profile, export.
 
 Reads go through :class:`core.profiles.query.Profiles` and are cached briefly
-(``st.cache_data``), like the other pages' reads; the identity graph is drawn
+(``st.cache_data``), like the other pages' reads, keyed by the signed-in actor:
+a viewer's profiles come with personal values hidden (the engine hides them),
+and never from an admin's cache entry. The identity graph is drawn
 as Graphviz DOT text (records and identity values as nodes, links as edges),
 which Streamlit renders in the browser with no extra package.
 """
@@ -20,11 +22,11 @@ import streamlit as st
 from core.profiles.export import export_profiles
 from core.profiles.merge import LINEAGE_COLUMNS
 from core.profiles.query import Profiles
-from core.profiles.unified import UnifiedProfile
+from core.profiles.unified import HIDDEN, UnifiedProfile
 from core.services import Workspace
 from ui.data import FRESH_SECONDS
 from ui.feedback import required
-from ui.state import workspace
+from ui.state import ActorKey, acting, actor_key, workspace
 
 #: The namespace choice that searches every namespace by prefix.
 ANY = ""
@@ -42,49 +44,73 @@ REFUSED_RULES = ("namespace_limit", "blocked_value", "invalid_value")
 LINK_COLUMNS = ["dataflow", "source_key", "namespace", "value"]
 
 
-def _profiles() -> Profiles:
-    return Profiles(workspace())
+def _profiles(actor: ActorKey) -> Profiles:
+    return Profiles(acting(actor))
 
 
-# --- cached reads ---------------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def stats() -> dict[str, Any]:
     """Headline counts of the identity graph."""
-    return _profiles().stats()
+    return _stats(actor_key())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def namespaces() -> list[str]:
     """The identity namespaces the dataflows map."""
-    return _profiles().namespaces()
+    return _namespaces(actor_key())
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def policies() -> dict[str, str]:
     """The merge policies, each with a few words saying what it does."""
-    return {name: policy.describe() for name, policy in _profiles().policies().items()}
+    return _policies(actor_key())
+
+
+def exact(namespace: str, value: str) -> tuple[list[str], str | None]:
+    """(profiles holding the identity, why the value links no one when it cannot)."""
+    return _exact(actor_key(), namespace, value)
+
+
+def search(text: str, namespace: str | None) -> pd.DataFrame:
+    """Identity values starting with ``text``, with their profiles (personal values hidden from viewers)."""
+    return _search(actor_key(), text, namespace)
+
+
+def profile(profile_id: str, policy: str | None) -> UnifiedProfile:
+    """One unified profile, merged by the named policy (personal values hidden from viewers)."""
+    return _profile(actor_key(), profile_id, policy)
+
+
+# --- cached reads (keyed by the actor: see ui.state) ----------------------------------------------
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
-def exact(namespace: str, value: str) -> tuple[list[str], str | None]:
-    """(profiles holding the identity, why the value links no one when it cannot)."""
-    profiles = _profiles()
+def _stats(actor: ActorKey) -> dict[str, Any]:
+    return _profiles(actor).stats()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _namespaces(actor: ActorKey) -> list[str]:
+    return _profiles(actor).namespaces()
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _policies(actor: ActorKey) -> dict[str, str]:
+    return {name: policy.describe() for name, policy in _profiles(actor).policies().items()}
+
+
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
+def _exact(actor: ActorKey, namespace: str, value: str) -> tuple[list[str], str | None]:
+    profiles = _profiles(actor)
     normalised, why = profiles.normalise(namespace, value)
     return ([] if normalised is None else profiles.profile_ids(namespace, value, SEARCH_LIMIT)), why
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Searching…")
-def search(text: str, namespace: str | None) -> pd.DataFrame:
-    """Identity values starting with ``text``, with their profiles."""
-    return _profiles().search(text, SEARCH_LIMIT, namespace=namespace)
+def _search(actor: ActorKey, text: str, namespace: str | None) -> pd.DataFrame:
+    return _profiles(actor).search(text, SEARCH_LIMIT, namespace=namespace)
 
 
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Merging the profile…")
-def profile(profile_id: str, policy: str | None) -> UnifiedProfile:
-    """One unified profile, merged by the named policy."""
-    return _profiles().get(profile_id, policy)
+def _profile(actor: ActorKey, profile_id: str, policy: str | None) -> UnifiedProfile:
+    return _profiles(actor).get(profile_id, policy)
 
 
 # --- counts ---------------------------------------------------------------------------------------
@@ -234,7 +260,9 @@ def profile_view(unified: UnifiedProfile, policy_description: str) -> None:
         else:
             st.dataframe(
                 # a merge speaks for every record holding the value: no one dataflow or record
-                trail[["rule", "namespace", "value", "dataflow", "source_key", "detail"]].fillna(""),
+                _without_quoted_values(trail)[
+                    ["rule", "namespace", "value", "dataflow", "source_key", "detail"]
+                ].fillna(""),
                 hide_index=True,
                 column_config={
                     "rule": "Decision",
@@ -245,6 +273,12 @@ def profile_view(unified: UnifiedProfile, policy_description: str) -> None:
                     "detail": st.column_config.TextColumn("Why", width="large"),
                 },
             )
+
+
+def _without_quoted_values(trail: pd.DataFrame) -> pd.DataFrame:
+    """The trail with its explanations of hidden values left out: they quote the value (an email…)."""
+    hidden = trail["value"].eq(HIDDEN)
+    return trail.assign(detail=trail["detail"].where(~hidden, "(hidden: it quotes personal data)"))
 
 
 def identity_graph(unified: UnifiedProfile, limit: int = GRAPH_RECORDS) -> str:

@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from core import exports
+from core.ingest import RunSummary
 from core.monitoring import STATUSES, Health, RunFilter
-from core.replay import replay
-from ui import data
+from core.scheduler import run_now
+from ui import data, roles
 from ui.charts import CHART_RUNS, run_metric_chart, runs_chart, status_timeline_chart
 from ui.feedback import attempt, required
 from ui.state import workspace
@@ -174,7 +175,7 @@ def error_diagnostics(run_id: int, failed: int) -> int:
         return 0
     st.markdown(f"**{int(groups['rows'].sum()):,} problems** in {failed:,} quarantined rows")
     st.dataframe(
-        groups,
+        groups if roles.can("view_personal_data") else groups.drop(columns=["examples"]),  # source values
         hide_index=True,
         key="runs.groups",
         column_config={
@@ -184,6 +185,9 @@ def error_diagnostics(run_id: int, failed: int) -> int:
             "examples": st.column_config.ListColumn("Examples: reason ← source values", width="large"),
         },
     )
+    total = int(groups["rows"].sum())
+    if not roles.allowed("view_personal_data", "see and download quarantined rows (they hold source data)"):
+        return total
     rows = required(data.quarantined_rows, run_id)
     names = (groups["code"] + (" · " + groups["field"]).where(groups["field"] != "", "")).tolist()
     shown = st.selectbox("Rows of", ["All problems", *names], key="runs.group", width=480)
@@ -201,7 +205,6 @@ def error_diagnostics(run_id: int, failed: int) -> int:
             "reason": st.column_config.TextColumn("Reason", width="large"),
         },
     )
-    total = int(groups["rows"].sum())
     if len(rows) < total and shown == "All problems":
         st.caption(f"The first {len(rows):,} of {total:,} problems are listed and downloaded.")
     downloads(rows, f"run-{run_id}-quarantined")
@@ -229,6 +232,7 @@ def downloads(rows: pd.DataFrame, stem: str) -> None:
 def replay_panel(run: Mapping[str, Any], current_version: int | None) -> None:
     """Re-ingests the run's quarantined rows with the dataflow's current mapping and checks."""
     st.markdown("**Replay**")
+    may_replay = roles.allowed("edit", "replay runs")
     if current_version is not None and run.get("dataflow_version") == current_version:
         st.caption(
             f"The dataflow is still at v{current_version}, the version this run used: a replay would "
@@ -238,14 +242,40 @@ def replay_panel(run: Mapping[str, Any], current_version: int | None) -> None:
         f"Replay {int(run['failed']):,} quarantined rows with v{current_version or '?'}",
         key="runs.replay",
         icon=":material/replay:",
+        disabled=not may_replay,
         help="A new run (trigger: replay) re-maps and re-checks these rows; those that pass are upserted "
         "by key, never doubled, and the others are quarantined again. This run stays as it is.",
     ):
         with st.spinner("Replaying the quarantined rows…"):
-            summary = attempt(replay, workspace(), int(run["id"]))
+            summary = attempt(workspace().replay, int(run["id"]))
         if summary is not None:
             data.refresh()
             run_summary(summary)
+
+
+def run_with_progress(name: str) -> None:
+    """Runs a dataflow now in this process, with a progress bar per committed chunk, then its summary."""
+    with st.status(f"Running {name}…", expanded=True) as status:
+        bar = st.progress(0.0, text="Starting…")
+
+        def show_progress(summary: RunSummary) -> None:
+            """Moves the bar after each committed chunk (the total is unknown until the end)."""
+            bar.progress(
+                summary.chunks / (summary.chunks + 1),
+                text=f"Chunk {summary.chunks}: received {summary.received:,}, "
+                f"ingested {summary.ingested:,}, failed {summary.failed:,}",
+            )
+
+        summary = attempt(run_now, workspace(), name, progress=show_progress)
+        data.refresh()
+        if summary is None:
+            status.update(label=f"{name} could not run", state="error")
+        else:
+            bar.progress(1.0, text=f"Done in {summary.duration_s:.1f} s")
+            failed = summary.status == "failed"
+            status.update(label=f"{name}: {summary.status}", state="error" if failed else "complete")
+    if summary is not None:
+        run_summary(summary)
 
 
 # -- health ------------------------------------------------------------------------

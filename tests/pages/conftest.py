@@ -1,5 +1,8 @@
 """Page-test fixtures: one demo workspace for the session, fresh Streamlit caches for each test.
 
+Pages need a signed-in user: tests open them with ``tests.pages.apptest.open_page``,
+which signs one in (an admin unless ``as_user`` says otherwise).
+
 The demo (a connection, two dataflows, their first runs) is built by the
 first page that opens the workspace; later tests reuse it. Tests that write
 (a connection, a run) add to it in ways the others' assertions allow.
@@ -38,4 +41,16 @@ def fresh_caches(demo_workspace: Path) -> Iterator[None]:
     """Every test starts with empty caches, so it sees the store as it is now."""
     _clear_caches()
     yield
+    _clear_caches()
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store of its own, without the demo and without any account: a first start."""
+    folder = tmp_path / "workspace"
+    monkeypatch.setenv("TRIBUTARY_WORKSPACE", str(folder))
+    monkeypatch.setenv("TRIBUTARY_DATABASE_URL", f"sqlite:///{folder / 'tributary.db'}")
+    monkeypatch.setenv("TRIBUTARY_DEMO", "0")
+    _clear_caches()
+    yield folder
     _clear_caches()

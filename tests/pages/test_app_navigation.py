@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.pages.apptest import APP, TIMEOUT, open_page, texts
+from tests.pages.apptest import app, open_page, texts
 
 PAGES = {
     "pages/overview.py": "Overview",
@@ -16,6 +15,7 @@ PAGES = {
     "pages/runs.py": "Runs",
     "pages/alerts.py": "Alerts",
     "pages/profiles.py": "Profiles",
+    "pages/admin.py": "Admin",
 }
 
 
@@ -40,7 +40,7 @@ def test_a_first_deep_link_after_a_restart_still_goes_through_app_py(monkeypatch
 
     # A fresh server with a pages/ folder starts in legacy mode, as if no session had called st.navigation.
     monkeypatch.setattr(PagesManager, "uses_pages_directory", True)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at = app()  # signed in: signing in is tests/pages/test_auth.py's
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     assert at.title[0].value == "Runs"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.services import Workspace
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import app, open_page, texts
 from tests.run_history import busy_store as build_busy_store
 from ui.charts import CHART_RUNS
 
@@ -217,7 +216,7 @@ def test_status_failures_only_and_dataflow_filters(busy) -> None:
 
 
 def test_a_linked_run_shows_its_problems_grouped_with_examples_and_downloads(busy) -> None:
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    at = app()
     at.query_params["run"] = str(busy["diagnosed"])  # as the Overview's links open it
     at.run()
     at.switch_page("pages/runs.py").run()
