@@ -202,16 +202,16 @@ def preview(connection: str, stream: str, options: Mapping[str, Any] | None = No
 @st.cache_data(ttl=FRESH_SECONDS, show_spinner="Listing streams…")
 def _stream_rows(
     actor: ActorKey, connection: str
-) -> list[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, dict[str, str]]]]:
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]]:
     return [
         (
             info.name,
             tuple(info.primary_key_candidates),
             tuple(info.cursor_candidates),
             {
-                k: dict(info.metadata[k])
-                for k in (SUGGESTED_MAPPING, SUGGESTED_IDENTITIES)
-                if info.metadata.get(k)
+                k: (dict(v) if isinstance(v, Mapping) else list(v))
+                for k in (SUGGESTED_MAPPING, SUGGESTED_IDENTITIES, "primary_key")
+                if (v := info.metadata.get(k))
             },
         )
         for info in acting(actor).streams(connection)

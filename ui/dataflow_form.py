@@ -32,10 +32,11 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     columns = list(sample.columns)
     info = streams.get(stream)
     schema = workspace().schema
+    standard = data.standard_mapping(connection, stream)
 
     st.markdown("**Mapping**: suggested from the sample's column names and values, edit freely")
     mapping = mapping_editor(
-        data.suggested_mapping(sample, data.standard_mapping(connection, stream)),
+        data.suggested_mapping(sample, standard),
         schema.paths,
         key=f"dataflows.new.mapping.{connection}.{stream}",
     )
@@ -52,7 +53,12 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
         key=f"dataflows.new.cursor.{stream}",
         help="Incremental runs read only rows whose cursor moved past the last run's.",
     )
-    keys = [c for c in (info.primary_key_candidates if info else ()) if c in columns][:1]
+    declared = list((info.metadata.get("primary_key") or []) if info else [])  # a connector's composite key
+    keys = (
+        declared
+        if declared and set(declared) <= set(columns)
+        else [c for c in (info.primary_key_candidates if info else ()) if c in columns][:1]
+    )
     primary_key = pick_key.multiselect(
         "Primary key",
         columns,
@@ -65,6 +71,8 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
         for attribute in schema.attributes
         if attribute.identity and attribute.path in mapping
     }
+    if standard is not None:  # the connector's own identities for its standard object
+        identities.update({ns: path for ns, path in standard.identities.items() if path in mapping})
     if identities:
         st.caption("Identities: " + ", ".join(f"{ns} ← {path}" for ns, path in identities.items()))
     if not st.button("Create dataflow", type="primary", icon=":material/add:", key="dataflows.new.create"):

@@ -176,14 +176,35 @@ def _standard_pairs(
     columns = {str(column): position for position, column in enumerate(sample.columns)}
     namespaces = {path: namespace for namespace, path in standard.identities.items()}
     pairs = []
-    for path, column in standard.mapping.items():
-        if column not in columns or path not in schema.paths:
+    why = f"the standard mapping of {standard.source}"
+    for path, source in standard.mapping.items():
+        if path not in schema.paths:
             continue
-        values = ColumnValues(sample.iloc[:, columns[column]])
-        why = f"the standard mapping of {standard.source}"
-        pair = _named(column, schema.get(path), _STANDARD, why, values)
-        pairs.append((replace(pair, identity=namespaces.get(path, pair.identity)), columns[column]))
+        if source in columns:
+            values = ColumnValues(sample.iloc[:, columns[source]])
+            pair = _named(source, schema.get(path), _STANDARD, why, values)
+            position = columns[source]
+        else:  # an expression (concat(post_visid_high, '_', post_visid_low)): kept when its columns are here
+            used = _expression_columns(path, source, schema, list(columns))
+            if not used:
+                continue
+            first = min(used, key=columns.__getitem__)
+            pair = _suggestion(schema.get(path), first, source, _STANDARD, why)
+            position = columns[first]
+        pairs.append((replace(pair, identity=namespaces.get(path, pair.identity)), position))
     return pairs
+
+
+def _expression_columns(path: str, expression: str, schema: ProfileSchema, columns: list[str]) -> list[str]:
+    """The sample columns an expression reads, or [] when it does not compile against them."""
+    from core.errors import ConfigurationError
+    from core.mapping.mapper import compile_mapping
+
+    try:
+        compiled = compile_mapping({path: expression}, schema, columns)
+    except ConfigurationError:
+        return []
+    return sorted(compiled.source_columns)
 
 
 def _named(column: str, attribute: Attribute, score: float, why: str, values: ColumnValues) -> Suggestion:

@@ -446,3 +446,22 @@ def test_a_standard_object_mapping_from_the_connector_comes_first_and_is_checked
     without = {s.attribute: s.column for s in suggest(sample, ProfileSchema.default())}
     assert without.get("crmId") != "Id"  # the name alone would not have said it
     assert StandardMapping.from_metadata({}, "x") is None
+
+
+def test_a_standard_mapping_may_be_an_expression_over_sample_columns() -> None:
+    from core.mapping.suggest import StandardMapping
+
+    sample = pd.DataFrame(
+        {"post_visid_high": ["1", "2"], "post_visid_low": ["7", "8"], "mcvisid": ["a", "b"]}
+    )
+    visitor = "concat(post_visid_high, '_', post_visid_low)"
+    standard = StandardMapping(
+        {"analyticsVisitorId": visitor, "ecid": "mcvisid", "crmId": "concat(evar9, '')"},
+        {},
+        "Adobe Analytics",
+    )
+    found = {s.attribute: s for s in suggest(sample, ProfileSchema.default(), standard)}
+    assert found["analyticsVisitorId"].expression == visitor
+    assert found["analyticsVisitorId"].column == "post_visid_high"
+    assert found["ecid"].column == "mcvisid"
+    assert "crmId" not in found  # evar9 is not in the sample
