@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from connectors.adobe_analytics import AdobeAnalyticsConnector
+from connectors.adobe_audience_manager import AudienceManagerConnector
+from connectors.adobe_campaign import AdobeCampaignConnector
+from connectors.adobe_commerce import AdobeCommerceConnector
 from connectors.base import Connector
 from connectors.dynamics import DynamicsConnector
 from connectors.files import AzureBlobConnector, FilesConnector, GcsConnector, S3Connector, SftpConnector
@@ -33,6 +36,9 @@ REGISTRY: dict[str, type[Connector]] = {
         SqliteConnector,
         BigQueryConnector,
         RestConnector,
+        AdobeCommerceConnector,
+        AdobeCampaignConnector,
+        AudienceManagerConnector,
         AdobeAnalyticsConnector,
         SalesforceConnector,
         DynamicsConnector,

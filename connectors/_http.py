@@ -355,7 +355,10 @@ class HttpClient:
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Mapping[str, Any]:
-        """POSTs a token request (retried like any request) and returns the JSON object it answers."""
+        """POSTs a token request (retried like any request) and returns the JSON object it answers.
+
+        A bare JSON string answer (Adobe Commerce's admin token) is read as ``{"access_token": <string>}``.
+        """
         response = self.request(
             "POST",
             url,
@@ -367,6 +370,8 @@ class HttpClient:
             token_request=True,
         )
         payload = self._json(response, "signing in", None)
+        if isinstance(payload, str) and payload:
+            payload = {"access_token": payload}
         if not isinstance(payload, dict):
             raise self._redacted(
                 FormatError(

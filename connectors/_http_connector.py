@@ -12,7 +12,7 @@ live in one place.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -57,6 +57,9 @@ class StreamQuery:
         records_path: where the records sit in a page (a JSON path; None: the body).
         key: the columns identifying a record (ORIGIN_COLUMN is built from them).
         shape: reshapes each chunk of flattened records (vectorised).
+        records: picks a page's records instead of ``records_path`` (records nested in
+            others, or pages that repeat records already read); called once per page, in
+            order. Paginators still see the records at ``records_path``.
     """
 
     url: str
@@ -66,6 +69,11 @@ class StreamQuery:
     records_path: str | None = None
     key: tuple[str, ...] = ()
     shape: Shape | None = None
+    records: Callable[[Page], Sequence[Any]] | None = None
+
+    def records_of(self, page: Page) -> Sequence[Any]:
+        """The page's records, as ``records`` picks them (else those at ``records_path``)."""
+        return self.records(page) if self.records else page.records
 
 
 class ApiConnector(Connector, Generic[ConfigT]):
@@ -128,9 +136,15 @@ class ApiConnector(Connector, Generic[ConfigT]):
     ) -> pd.DataFrame:
         """At most ``limit`` records from the start of the stream: one request."""
         with self.open_client() as client:
-            query = self.sample_query(client, stream, limit)
-            page = next(self._pages(client, stream, query), None)
-        frame = records_frame(list(page.records[:limit]) if page else [])
+            return self.sample_through(client, stream, limit)
+
+    def sample_through(
+        self, client: HttpClient, stream: str, limit: int = DEFAULT_SAMPLE_SIZE
+    ) -> pd.DataFrame:
+        """``sample()`` through an open client (``discover()`` sampling several streams on one sign-in)."""
+        query = self.sample_query(client, stream, limit)
+        page = next(self._pages(client, stream, query), None)
+        frame = records_frame(list(query.records_of(page)[:limit]) if page else [])
         return with_origin(query.shape(frame) if query.shape else frame, stream, query.key, 0)
 
     def read(
@@ -158,7 +172,7 @@ class ApiConnector(Connector, Generic[ConfigT]):
     def _chunks(self, stream: str, chunk_size: int, cursor: CursorRequest | None) -> Iterator[pd.DataFrame]:
         with self.open_client() as client:
             query = self.read_query(client, stream, cursor)
-            pages = (page.records for page in self._pages(client, stream, query))
+            pages = (query.records_of(page) for page in self._pages(client, stream, query))
             yield from read_chunks(
                 pages, stream=stream, key=query.key, chunk_size=chunk_size, shape=query.shape
             )

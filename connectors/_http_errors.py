@@ -103,6 +103,7 @@ def vendor_error_text(response: httpx.Response) -> str | None:
 
     Salesforce ``[{"message", "errorCode"}]``, OData ``{"error": {"code", "message"}}``,
     OAuth ``{"error", "error_description"}``, Marketing Cloud ``{"message", "errorcode"}``,
+    Adobe's API gateway ``{"error_code", "message"}``,
     ``{"errors": [...]}``, RFC 7807 ``{"title", "detail"}``, or the first line of a
     plain-text body. None for an empty body or an HTML page.
     """
@@ -136,7 +137,8 @@ def _text_of(body: Any) -> str | None:
     message = next((body[k] for k in ("message", "detail", "title", "errorMessage") if body.get(k)), None)
     if isinstance(message, dict):  # OData v3: {"message": {"lang": .., "value": ..}}
         message = message.get("value")
-    code = next((body[k] for k in ("errorCode", "errorcode", "code") if body.get(k) not in (None, "")), None)
+    codes = ("errorCode", "errorcode", "error_code", "code")
+    code = next((body[k] for k in codes if body.get(k) not in (None, "")), None)
     if message is None:
         return None if code is None else str(code)
     return f"{code}: {message}" if code is not None else str(message)

@@ -53,10 +53,11 @@ class ClientCredentialsAuth(OAuth2Auth):
         token_url: the token endpoint.
         client_id: the OAuth client (application) id.
         client_secret: its secret.
-        scopes: joined with spaces into ``scope`` (omitted when empty).
+        scopes: joined into ``scope`` (omitted when empty).
         client_auth: ``body`` (client_id/client_secret form fields) or ``basic`` (an Authorization header).
         body_format: ``form`` (the norm) or ``json`` (Marketing Cloud's v2/token).
         extra_fields: more grant fields (``resource``, ``audience``, ``account_id``).
+        scope_separator: what joins the scopes: a space (RFC 6749), or a comma (Adobe IMS).
     """
 
     def __init__(
@@ -69,19 +70,21 @@ class ClientCredentialsAuth(OAuth2Auth):
         client_auth: ClientAuthentication = "body",
         body_format: Literal["form", "json"] = "form",
         extra_fields: Mapping[str, str] | None = None,
+        scope_separator: str = " ",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(token_url, clock=clock)
         self.client_id, self.client_secret, self.scopes = client_id, client_secret, tuple(scopes)
         self.client_auth, self.body_format = client_auth, body_format
         self.extra_fields = dict(extra_fields or {})
+        self.scope_separator = scope_separator
 
     def token_request(self) -> TokenRequest:
         """``grant_type=client_credentials`` with the client's credentials and scopes."""
         fields, headers = _client_fields(self.client_id, self.client_secret, self.client_auth)
         body = {"grant_type": "client_credentials", **fields, **self.extra_fields}
         if self.scopes:
-            body["scope"] = " ".join(self.scopes)
+            body["scope"] = self.scope_separator.join(self.scopes)
         if self.body_format == "json":
             return TokenRequest(json_body=body, headers=headers)
         return TokenRequest(form=body, headers=headers)

@@ -914,3 +914,101 @@ def test_canary_no_secret_in_any_message_or_log(fake_api, rsa_key, caplog, scena
         assert masked >= 5  # the vendor's echo was kept, its secrets masked: the canary was really exposed
     if scenario in ("refused_401", "failing_503"):
         assert issued  # tokens were issued, and echoed back
+
+
+# -- for Adobe: comma-separated scopes, gateway error codes, bare-string tokens, a records hook --------------
+def test_client_credentials_scopes_can_be_joined_with_commas(fake_api):
+    oauth_api(fake_api)
+    auth = ClientCredentialsAuth(
+        fake_api.url(TOKEN_PATH), "app", "s3cret", ["openid", "AdobeID"], scope_separator=","
+    )
+    make_client(fake_api, auth).get_json("/v1/ping", object_name="ping")
+    assert fake_api.requests_to(TOKEN_PATH)[0].form()["scope"] == "openid,AdobeID"
+    spaced = ClientCredentialsAuth(fake_api.url(TOKEN_PATH), "app", "s3cret", ["a.read", "b.read"])
+    assert spaced.token_request().form == {
+        "grant_type": "client_credentials",
+        "client_id": "app",
+        "client_secret": "s3cret",
+        "scope": "a.read b.read",  # the RFC 6749 default stays
+    }
+
+
+def test_an_api_gateway_error_code_is_quoted_before_its_message():
+    import httpx
+
+    body = json.dumps({"error_code": "401013", "message": "Oauth token is not valid"}).encode()
+    assert vendor_error_text(httpx.Response(401, content=body)) == "401013: Oauth token is not valid"
+
+
+@pytest.mark.parametrize(("answer", "token"), [('"adm-token-1"', "adm-token-1"), ('""', None), ("42", None)])
+def test_a_token_endpoint_answering_a_bare_json_string(fake_api, answer, token):
+    from connectors._http import OAuth2Auth, TokenRequest
+
+    class AdminToken(OAuth2Auth):
+        def token_request(self) -> TokenRequest:
+            return TokenRequest(json_body={"username": "ana", "password": "pw-123"})
+
+    fake_api.route("POST", "/token", lambda r: Reply(200, answer))
+    fake_api.route("GET", "/v1/ping", lambda r: {"ok": True})
+    client = make_client(fake_api, AdminToken(fake_api.url("/token")))
+    if token is None:
+        with pytest.raises(FormatError, match="did not answer a JSON object"):
+            client.get_json("/v1/ping", object_name="ping")
+        return
+    client.get_json("/v1/ping", object_name="ping")
+    assert fake_api.requests_to("/v1/ping")[0].header("authorization") == f"Bearer {token}"
+    assert token in client.auth.secrets()
+
+
+def test_a_stream_query_can_pick_its_records_from_each_page(fake_api):
+    from dataclasses import replace
+
+    from connectors._http import Page, SinglePage
+    from connectors._http_connector import ApiConnector, StreamQuery
+    from connectors.base import ConnectorConfig
+
+    def lines(page: Page) -> list[dict[str, Any]]:
+        return [{**line, "order": item["id"]} for item in page.body["items"] for line in item["lines"]]
+
+    class NestedApi(ApiConnector[ConnectorConfig]):
+        """Records nested in each page's items (``items[].lines[]``), picked by a ``records`` hook."""
+
+        name, title, category, config_model = "nested", "Nested", "Web APIs", ConnectorConfig
+
+        def open_client(self) -> HttpClient:
+            return make_client(fake_api)
+
+        def probe(self, client: HttpClient) -> str:
+            return "ok"
+
+        def discover(self) -> list[Any]:
+            return []
+
+        def sample_query(self, client: HttpClient, stream: str, limit: int) -> StreamQuery:
+            params = {"page": 1, "size": 1}
+            return StreamQuery(
+                "/v1/orders", params, paginator=SinglePage(), records=lines, key=("sku", "order")
+            )
+
+        def read_query(self, client: HttpClient, stream: str, cursor: Any) -> StreamQuery:
+            paginator = PageNumberPaginator("page", 1, 2, "size")  # counts the items: 2 a page
+            query = StreamQuery("/v1/orders", paginator=paginator, records_path="items", records=lines)
+            return replace(query, key=("sku", "order"))
+
+    orders = [{"id": n, "lines": [{"sku": f"A{n}"}, {"sku": f"B{n}"}]} for n in range(1, 6)]
+
+    def handler(request: Recorded) -> Any:
+        page, size = int(request.params["page"]), int(request.params["size"])
+        return {"items": orders[(page - 1) * size : page * size]}
+
+    fake_api.route("GET", "/v1/orders", handler)
+    source = NestedApi({})
+    chunks = list(source.read("orders", chunk_size=4))
+    assert [len(chunk) for chunk in chunks] == [4, 4, 2]
+    whole = pd.concat(chunks, ignore_index=True)
+    assert whole["sku"].tolist() == [f"{kind}{n}" for n in range(1, 6) for kind in "AB"]
+    assert whole[ORIGIN_COLUMN].tolist()[:2] == ["orders#A1,1", "orders#B1,1"]
+    assert source.sample("orders", limit=1)["sku"].tolist() == ["A1"]
+    with source.open_client() as client:  # several samples through one client (one sign-in)
+        twice = [source.sample_through(client, "orders", 1)[ORIGIN_COLUMN].item() for _ in range(2)]
+    assert twice == ["orders#A1,1", "orders#A1,1"] and len(fake_api.requests_to("/v1/orders")) == 6
