@@ -307,17 +307,22 @@ def identity_graph(unified: UnifiedProfile, limit: int = GRAPH_RECORDS) -> str:
         colour = colours.get(dataflow, FLOW_COLOURS[0])
         style = f'shape=box, style="rounded,filled", fillcolor="{colour}"'
         lines.append(f"  {_node('r', dataflow, key)} [{style}, label={_label(dataflow, key)}];")
-    for namespace, value in links[["namespace", "value"]].drop_duplicates().itertuples(index=False):
-        lines.append(f"  {_node('v', namespace, value)} [shape=ellipse, label={_label(namespace, value)}];")
+    values: dict[str, str] = {}
+    for dataflow, key, namespace, value in links.itertuples(index=False):
+        values.setdefault(_value_node("v", namespace, value, dataflow, key), _label(namespace, value))
+    lines += [f"  {node} [shape=ellipse, label={label}];" for node, label in values.items()]
     for (dataflow, key, namespace, value), cut in zip(links.itertuples(index=False), dropped, strict=True):
         style = ' [style=dashed, color="#D1495B"]' if cut else ""
-        lines.append(f"  {_node('r', dataflow, key)} -- {_node('v', namespace, value)}{style};")
+        lines.append(
+            f"  {_node('r', dataflow, key)} -- {_value_node('v', namespace, value, dataflow, key)}{style};"
+        )
     for dataflow, key, namespace, value in unlinked[LINK_COLUMNS].itertuples(index=False):
         refused_style = 'shape=ellipse, style=dashed, fontcolor="#8D99AE"'
         label = _label(namespace, f"{value} (refused)")
-        lines.append(f"  {_node('x', namespace, value)} [{refused_style}, label={label}];")
+        node = _value_node("x", namespace, value, dataflow, key)
+        lines.append(f"  {node} [{refused_style}, label={label}];")
         edge = '[style=dashed, color="#8D99AE"]'
-        lines.append(f"  {_node('r', dataflow, key)} -- {_node('x', namespace, value)} {edge};")
+        lines.append(f"  {_node('r', dataflow, key)} -- {node} {edge};")
     lines.append("}")
     return "\n".join(lines)
 
@@ -342,6 +347,13 @@ def _text(value: Any) -> str:
 
 def _node(kind: str, first: Any, second: Any) -> str:
     return _string(f"{kind}:{first}:{second}")
+
+
+def _value_node(kind: str, namespace: Any, value: Any, dataflow: Any, key: Any) -> str:
+    """An identity value's node; a hidden one (•••) gets one per record: hidden values look all alike."""
+    if value == HIDDEN:
+        return _string(f"{kind}:{namespace}:{HIDDEN}:{dataflow}:{key}")
+    return _node(kind, namespace, value)
 
 
 def _label(first: Any, second: Any) -> str:

@@ -264,6 +264,7 @@ def test_a_viewers_profile_shows_hidden_personal_values_and_no_export() -> None:
     assert set(identities.loc[identities["namespace"] == "email", "value"]) == {HIDDEN}
     graph = at.get("graphviz_chart")[0].proto.spec
     assert email not in _shown(at) + graph + "".join(f.value.to_csv() for f in at.dataframe)
+    assert f'"v:email:{HIDDEN}:' in graph and f'"v:email:{HIDDEN}"' not in graph  # one hidden node per record
     assert not at.get("download_button")
     assert "can export profiles" in texts(at.caption)
     assert at.button(key="profiles.rules.save").disabled  # identity rules are an admin's
