@@ -8,7 +8,9 @@ module except to the connector that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -32,15 +34,10 @@ def load_or_create_key_file(path: Path) -> list[bytes]:
 class Vault:
     """Encrypts and decrypts secret values with one or more Fernet keys."""
 
-    def __init__(self, keys: list[bytes]) -> None:
-        if not keys:
-            raise ConfigurationError("No secret key is configured: set TRIBUTARY_SECRET_KEY.")
-        try:
-            self._fernet = MultiFernet([Fernet(key) for key in keys])
-        except ValueError:
-            raise ConfigurationError(
-                "The secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)."
-            ) from None
+    def __init__(self, keys: list[bytes], reload: Callable[[], list[bytes]] | None = None) -> None:
+        self._fernet = _fernet(keys)
+        #: Reads the keys again (the key file), for a process that outlives a key rotation.
+        self._reload = reload
 
     @classmethod
     def from_environment(cls, workspace: Path) -> Vault:
@@ -48,11 +45,14 @@ class Vault:
         env = os.environ.get(KEY_ENV, "").strip()
         if env:
             return cls([part.strip().encode() for part in env.split(",") if part.strip()])
-        return cls(load_or_create_key_file(workspace / "secret.key"))
+        path = workspace / "secret.key"
+        return cls(load_or_create_key_file(path), reload=lambda: load_or_create_key_file(path))
 
     def encrypt(self, value: SecretStr | str) -> bytes:
         """Encrypts a secret value."""
         plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if self._reload is not None:  # always the newest key, even after a rotation by another process
+            self._fernet = _fernet(self._reload())
         return self._fernet.encrypt(plain.encode("utf-8"))
 
     def decrypt(self, token: bytes) -> SecretStr:
@@ -60,6 +60,10 @@ class Vault:
         try:
             return SecretStr(self._fernet.decrypt(token).decode("utf-8"))
         except InvalidToken:
+            if self._reload is not None:  # the key file may have been rotated since this process read it
+                with contextlib.suppress(InvalidToken, ConfigurationError):
+                    self._fernet = _fernet(self._reload())
+                    return SecretStr(self._fernet.decrypt(token).decode("utf-8"))
             raise ConfigurationError(
                 "A stored credential cannot be decrypted with the configured secret key. "
                 "Use the key the workspace was created with (TRIBUTARY_SECRET_KEY or workspace/secret.key)."
@@ -68,3 +72,14 @@ class Vault:
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypts a token with the newest key."""
         return self._fernet.rotate(token)
+
+
+def _fernet(keys: list[bytes]) -> MultiFernet:
+    if not keys:
+        raise ConfigurationError("No secret key is configured: set TRIBUTARY_SECRET_KEY.")
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError:
+        raise ConfigurationError(
+            "The secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)."
+        ) from None

@@ -67,7 +67,11 @@ class UnifiedProfile:
         def masked(frame: pd.DataFrame) -> pd.DataFrame:
             if frame.empty or "namespace" not in frame:
                 return frame
-            return frame.assign(value=frame["value"].where(~frame["namespace"].isin(namespaces), HIDDEN))
+            personal = frame["namespace"].isin(namespaces)
+            hidden = frame.assign(value=frame["value"].where(~personal, HIDDEN))
+            if "detail" in frame:  # a decision's detail quotes its value ("email 'ann@…' is shared by…")
+                hidden["detail"] = frame["detail"].where(~personal, HIDDEN)
+            return hidden
 
         return replace(
             self,

@@ -106,6 +106,9 @@ def test_a_viewer_sees_dataflows_runs_and_profiles_without_personal_data(ingeste
     assert set(emails["value"]) == {HIDDEN}
     assert set(profile.identities[profile.identities["namespace"] == "crm_id"]["value"]) == {"C1"}
     assert "person.firstName" not in profile.records["crm"].columns
+    trail = profile.trail[profile.trail["namespace"] == "email"]
+    assert not trail.empty and set(trail["value"]) == {HIDDEN} and set(trail["detail"]) == {HIDDEN}
+    assert "ann@example.com" not in str(profile.as_dict())
     found = viewer.profiles.search("ann")
     assert not found.empty and set(found["value"]) == {HIDDEN}
 

@@ -81,6 +81,7 @@ def test_key_rotation_re_encrypts_every_secret_with_a_new_key(accounts, workspac
     accounts.save_connection(
         "db", "postgres", {"host": "h", "database": "d", "username": "u", "password": "rotate-me"}
     )
+    running = Vault.from_environment(workspace_dir)  # a process started before the rotation
     before_keys = (workspace_dir / "secret.key").read_bytes()
     with accounts.engine.connect() as c:
         before = c.execute(select(t.secrets.c.ciphertext)).scalar_one()
@@ -93,4 +94,6 @@ def test_key_rotation_re_encrypts_every_secret_with_a_new_key(accounts, workspac
     fresh = Vault.from_environment(workspace_dir)  # only the new key now
     assert fresh.decrypt(after).get_secret_value() == "rotate-me"
     assert Workspace.open().connector("db").config.password.get_secret_value() == "rotate-me"  # type: ignore[attr-defined]
+    assert running.decrypt(after).get_secret_value() == "rotate-me"  # it re-reads the key file
+    assert fresh.decrypt(running.encrypt("new")).get_secret_value() == "new"  # and encrypts with the new key
     assert main(["--as", "vic", "secrets", "rotate"]) == 2
