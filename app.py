@@ -8,8 +8,10 @@ import streamlit as st
 
 from ui import auth, roles
 from ui.feedback import reported_errors
+from ui.i18n import language_picker, t
 
 st.set_page_config(page_title="Tributary", page_icon=":material/water:", layout="wide")
+language_picker()
 
 #: Section -> pages: (file, title, icon, the permission that opens it).
 PAGES = {
@@ -32,9 +34,9 @@ EVERY_PAGE = [page for pages in PAGES.values() for page in pages]
 actor = auth.resolve_session()
 if actor is None:
     # Every page's address shows the sign-in page until someone signs in; then that very page.
-    sign_in = st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)
+    sign_in = st.Page("pages/sign_in.py", title=t("Sign in"), icon=":material/login:", default=True)
     addresses = [
-        st.Page("pages/sign_in.py", title="Sign in", url_path=Path(file).stem, visibility="hidden")
+        st.Page("pages/sign_in.py", title=t("Sign in"), url_path=Path(file).stem, visibility="hidden")
         for file, *_ in EVERY_PAGE
     ]
     navigation = st.navigation([sign_in, *addresses], position="hidden")
@@ -42,25 +44,28 @@ else:
     # A page the role does not open keeps its address, which says who can open it.
     closed = [
         st.Page(
-            roles.closed_page(title, permission), title=title, url_path=Path(file).stem, visibility="hidden"
+            roles.closed_page(t(title), permission),
+            title=t(title),
+            url_path=Path(file).stem,
+            visibility="hidden",
         )
         for file, title, _, permission in EVERY_PAGE
         if not actor.can(permission)
     ]
     offered = {
         section: [
-            st.Page(file, title=title, icon=icon, default=file == "pages/overview.py")
+            st.Page(file, title=t(title), icon=icon, default=file == "pages/overview.py")
             for file, title, icon, permission in pages
             if actor.can(permission)
         ]
         for section, pages in PAGES.items()
     }
     offered["Tributary"] += closed
-    navigation = st.navigation({section: pages for section, pages in offered.items() if pages})
+    navigation = st.navigation({t(section): pages for section, pages in offered.items() if pages})
     auth.signed_in_as(actor)
-    roles.closed_pages_note([title for _, title, _, permission in EVERY_PAGE if permission == "edit"])
+    roles.closed_pages_note([t(title) for _, title, _, permission in EVERY_PAGE if permission == "edit"])
 st.sidebar.caption(
-    "Tributary brings customer data from your files, databases and CRMs into one profile store."
+    t("Tributary brings customer data from your files, databases and CRMs into one profile store.")
 )
 with reported_errors():  # the engine refuses what a role may not do: said on the page, never a traceback
     navigation.run()

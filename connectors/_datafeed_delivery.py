@@ -34,6 +34,7 @@ from fsspec.implementations.local import LocalFileSystem
 from connectors._datafeed_columns import LOOKUP_FILES, column_headers, read_lookups
 from connectors._datafeed_hits import BLOCK_BYTES, HitCount, count_hits
 from connectors._datafeed_manifest import FeedFile
+from connectors._paths import checked_member
 from connectors.base import FormatError, StreamNotFoundError
 
 HEADERS_FILE = "column_headers.tsv"
@@ -55,17 +56,21 @@ def iter_members(raw: IO[bytes], name: str) -> Generator[tuple[str, IO[bytes]], 
     """The files a delivered file holds, decompressed, in order: archive members, or itself.
 
     Each stream must be read before the next one is asked for (tar archives are streamed).
+    Members are read by name, never extracted; one named with ``..`` or an absolute path
+    (zip-slip) is refused with a FormatError naming it.
     """
     lower = name.lower()
     if lower.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
+                checked_member(member.name, posixpath.basename(name))
                 stream = tar.extractfile(member) if member.isfile() else None
                 if stream is not None:
                     yield member.name, stream
     elif lower.endswith(".zip"):
         with zipfile.ZipFile(raw) as archive:
             for info in archive.infolist():
+                checked_member(info.filename, posixpath.basename(name))
                 if not info.is_dir() and not info.filename.startswith("__MACOSX"):
                     with archive.open(info) as stream:
                         yield info.filename, stream

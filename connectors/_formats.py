@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from connectors._paths import checked_member
 from connectors._readers import (
     CSV_BLOCK_BYTES,
     MAX_CSV_BLOCK_BYTES,
@@ -231,7 +232,8 @@ def _open_decompressed(
             ]
             if not members:
                 raise FormatError(f"{posixpath.basename(path)} is an empty zip archive.")
-            name = members[0].filename
+            # Streamed by name, never extracted; a member escaping the folder is refused all the same.
+            name = checked_member(members[0].filename, posixpath.basename(path))
             raw = stack.enter_context(archive.open(members[0]))
         yield raw, name
 

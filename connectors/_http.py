@@ -30,12 +30,18 @@ A 401 on an OAuth auth fetches a new token and retries that request once;
 a second 401 is an AuthenticationError at once. Error mapping and redaction:
 ``connectors._http_errors``. Logs (logger ``connectors.http``) are redacted
 too, and the ``httpx`` logger's request lines lose their query strings.
+
+Every connection goes through :class:`~connectors.network.GuardedTransport`,
+so the network policy (``HttpSettings.network``) is checked on each request,
+redirect hop, token request and next page; a next-page link to another host
+(or from https to http) is refused unless that host is allowed by name.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -88,7 +94,8 @@ from connectors._http_paging import (
     find_value,
 )
 from connectors._http_records import Shape, aligned, frames, read_chunks, records_frame, with_origin
-from connectors.base import ConnectorError, FormatError
+from connectors.base import ConnectorError, DestinationNotAllowedError, FormatError
+from connectors.network import GuardedTransport, NetworkPolicy, denied_hop
 
 __all__ = [
     "ApiKeyAuth",
@@ -137,7 +144,7 @@ _RETRIED_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePr
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """Timeouts and retry policy of a client (the defaults suit vendor APIs)."""
+    """Timeouts, retry policy and network policy of a client (the defaults suit vendor APIs)."""
 
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
@@ -149,6 +156,8 @@ class HttpSettings:
     #: The longest ``Retry-After`` honoured; a longer one is cut to this.
     max_retry_after_s: float = 120.0
     verify_tls: bool = True
+    #: Where requests may go; None: what ``TRIBUTARY_ALLOWED_NETWORKS`` allows.
+    network: NetworkPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +197,13 @@ class HttpClient:
         rate_limited: says whether a failed response means "too many requests" whatever
             its status (Salesforce's 403 REQUEST_LIMIT_EXCEEDED); such a response is
             retried like a 429 (honouring ``Retry-After``) and ends as a SourceUnreachableError.
-        transport: an httpx transport (a seam for tests; the network by default).
+        transport: an httpx transport (a seam for tests; by default the network, through
+            the guarded transport that enforces ``settings.network``).
         sleep: how retries wait (a seam for tests).
+
+    Raises:
+        ConnectorError: ``base_url`` is not a valid URL.
+        DestinationNotAllowedError: the environment's allowed networks are not valid.
     """
 
     def __init__(
@@ -210,14 +224,18 @@ class HttpClient:
         self._error_parser = error_parser
         self._rate_limited = rate_limited
         self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=base_url,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s),
-            verify=self.settings.verify_tls,
-            follow_redirects=True,
-            transport=transport,
-        )
+        self.network = self.settings.network or NetworkPolicy.from_environment()
+        try:
+            self._http = httpx.Client(
+                base_url=base_url,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+                timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s),
+                verify=self.settings.verify_tls,
+                follow_redirects=True,
+                transport=transport or GuardedTransport(self.network, self.settings.verify_tls),
+            )
+        except httpx.InvalidURL as error:
+            raise ConnectorError(f"{_unparsed(base_url)} is not a valid URL: {error}.") from None
 
     @property
     def base_url(self) -> str:
@@ -345,6 +363,8 @@ class HttpClient:
                         f"({where('GET', response.url, number)} asks for itself again)."
                     )
                 )
+            if following is not None:
+                self._check_hop(response.url, following.url, object_name, number + 1)
             request, number = following, number + 1
 
     def fetch_token(
@@ -402,17 +422,41 @@ class HttpClient:
         self.close()
 
     # -- helpers ---------------------------------------------------------------
+    def _check_hop(self, current: httpx.URL, link: str, object_name: str, number: int) -> None:
+        """Refuses a next-page link the server sent to another host (or down to http), unless allowed."""
+        try:
+            following = httpx.URL(link)
+        except httpx.InvalidURL:
+            return  # the request itself reports it
+        if not following.is_absolute_url:
+            return  # relative to the base URL the connection configured
+        reason = denied_hop(current, following, self.network)
+        if reason:
+            raise self._redacted(
+                DestinationNotAllowedError(
+                    f"{object_name}: not following the link to page {number} "
+                    f"({url_for_message(str(following))}): {reason}. Next-page links are followed on "
+                    "the API's own host only; if this host is the API's too, an admin can allow it by "
+                    "name in security.allowed_networks (or TRIBUTARY_ALLOWED_NETWORKS)."
+                )
+            )
+
     def _send_once(self, call: _Call, refreshed: list[bool]) -> httpx.Response:
         """One try: the response, after one token refresh if the first answer was a 401."""
         while True:
-            request = self._http.build_request(
-                call.method,
-                call.url,
-                params=dict(call.params) if call.params else None,
-                headers=call.headers,
-                json=call.json_body,
-                data=call.form,
-            )
+            try:
+                request = self._http.build_request(
+                    call.method,
+                    call.url,
+                    params=dict(call.params) if call.params else None,
+                    headers=call.headers,
+                    json=call.json_body,
+                    data=call.form,
+                )
+            except httpx.InvalidURL as error:
+                raise ConnectorError(
+                    f"{call.object_name}: {_unparsed(call.url)} is not a valid URL: {error}."
+                ) from None
             if call.authenticate:
                 try:
                     self.auth.apply(request, self)
@@ -493,6 +537,11 @@ class HttpClient:
     def _redacted(self, error: ConnectorError) -> ConnectorError:
         """The same kind of error with every secret masked in its message."""
         return type(error)(self.redact(error.user_message))
+
+
+def _unparsed(url: str) -> str:
+    """A URL httpx cannot parse, as messages show it: without user info, query string or fragment."""
+    return re.sub(r"//[^/?#]*@", "//", re.split(r"[?#]", url, maxsplit=1)[0])
 
 
 class _NoQueryStrings(logging.Filter):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import pandas as pd
@@ -91,7 +91,14 @@ class ApiConnector(Connector, Generic[ConfigT]):
         self, config: ConnectorConfig | Mapping[str, Any], *, settings: HttpSettings | None = None
     ) -> None:
         super().__init__(config)
-        self.http_settings = settings or HttpSettings()
+        self._http_settings = settings or HttpSettings()
+
+    @property
+    def http_settings(self) -> HttpSettings:
+        """The HTTP client's settings, with this connector's network policy unless they carry their own."""
+        if self._http_settings.network is not None:
+            return self._http_settings
+        return replace(self._http_settings, network=self.network)
 
     @property
     def settings(self) -> ConfigT:

@@ -2,25 +2,29 @@
 
 Names only ever come back from SQLAlchemy's inspector (bound parameters in
 the catalog queries); a stream name is resolved by matching them, never by
-putting it into SQL.
+putting it into SQL. SQLAlchemy's MySQL reflection reads ``SHOW CREATE TABLE``,
+which spells a backtick in a name twice: names are given back as the server
+has them, and a column that reflection cannot read at all (a name holding a
+line break) is an error rather than a column silently left out.
 """
 
 from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Column, Connection, MetaData, Table, bindparam, text
 from sqlalchemy.engine import Inspector
 from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import DBAPIError, SAWarning
 
 from connectors._sql_backends import Backend
 from connectors._sql_types import FIELD_TYPE_OF_KIND, value_kind
-from connectors.base import FieldInfo, StreamInfo
+from connectors.base import ConnectorError, FieldInfo, StreamInfo
 
 _UPDATED_WORDS = ("updated", "modified", "changed", "last_mod")
 _TIME_SUFFIXES = ("_at", "_on", "_ts", "time")
@@ -83,9 +87,10 @@ class Catalog:
             warnings.filterwarnings("ignore", message="Class unnest will not make use", category=SAWarning)
             keys = self.inspector.get_multi_pk_constraint(schema=schema, kind=ObjectKind.ANY)
         json_columns = self._json_columns(schema)
+        named = _server_names(self.inspector.dialect.name)
         streams = []
         for (_, table), table_columns in sorted(columns.items(), key=lambda item: item[0][1]):
-            kinds = {c["name"]: value_kind(c["type"]) for c in table_columns}
+            kinds = {named(c["name"]): value_kind(c["type"]) for c in table_columns}
             kinds |= {c: "json" for t, c in json_columns if t == table and kinds.get(c) == "string"}
             is_view = table in views
             constraint = None if is_view else keys.get((schema, table))
@@ -93,7 +98,7 @@ class Catalog:
                 StreamInfo(
                     name=self.stream_name(schema, table),
                     fields=tuple(FieldInfo(name, FIELD_TYPE_OF_KIND[kind]) for name, kind in kinds.items()),
-                    primary_key_candidates=tuple(constraint["constrained_columns"] or ())
+                    primary_key_candidates=tuple(map(named, constraint["constrained_columns"] or ()))
                     if constraint
                     else (),
                     cursor_candidates=cursor_candidates(kinds),
@@ -114,6 +119,38 @@ class Catalog:
         except DBAPIError:
             return set()
         return {(table, column) for table, column in rows}
+
+
+def reflect_table(connection: Connection, name: str, schema: str | None) -> Table:
+    """A table or view found by reflection, its column names as the server spells them.
+
+    Raises:
+        ConnectorError: a column reflection could not read (MySQL: a name with a line break).
+        NoSuchTableError: there is no such table.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SAWarning)
+        table = Table(name, MetaData(), schema=schema, autoload_with=connection)
+    if any(str(warning.message).startswith("Unknown column definition") for warning in caught):
+        raise ConnectorError(
+            f"Table {name!r} has a column whose name cannot be read back from the catalog (a name "
+            "holding a line break, for one): rename that column, or read the table through a custom "
+            "query that selects it under another name."
+        )
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    named = _server_names(connection.dialect.name)
+    if all(named(column.name) == column.name for column in table.columns):
+        return table
+    columns = [Column(named(c.name), c.type, primary_key=c.primary_key) for c in table.columns]
+    return Table(name, MetaData(), *columns, schema=schema)
+
+
+def _server_names(dialect: str) -> Callable[[str], str]:
+    """Turns a reflected name into the server's (MySQL's reflection doubles backticks)."""
+    if dialect in ("mysql", "mariadb"):
+        return lambda name: name.replace("``", "`")
+    return lambda name: name
 
 
 def row_estimates(

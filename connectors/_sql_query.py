@@ -106,6 +106,11 @@ def query_source(name: str, query: str, referenced: Sequence[str]) -> Source:
     return Source(name=name, selectable=text(_escape_binds(query)).columns(*declared).subquery("q"))
 
 
+def probe_statement(source: Source) -> AnySelect:
+    """No rows of the stream, only its columns: checks a custom query's columns before they are used."""
+    return select(literal_column("*")).select_from(source.selectable).limit(0)
+
+
 def sample_statement(source: Source, limit: int, key_order: bool = True) -> AnySelect:
     """The first ``limit`` rows (by primary key when ``key_order``): a LIMIT or TOP, never a full scan."""
     statement = _projection(source)

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import fsspec
 from fsspec import AbstractFileSystem
-from fsspec.core import url_to_fs
+from fsspec.core import split_protocol, url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from connectors.base import (
@@ -232,11 +233,24 @@ class FilesConfig(StorageConfig):
         return value
 
     def filesystem(self) -> tuple[AbstractFileSystem, str]:
-        """The local filesystem (or the URL's fsspec filesystem) and the folder's path on it."""
+        """The local filesystem and the folder's path on it (a path, or a ``file://`` URL).
+
+        Other fsspec URLs (``http://``, ``memory://``...) are refused: an HTTP "folder" would
+        reach whatever the server can, outside the network policy of HTTP sources.
+        """
         url = self.url if "://" in self.url else os.path.expanduser(self.url)
         try:
+            # The class first: building a remote filesystem (FTP...) would already connect.
+            protocol = split_protocol(url)[0]
+            local = "::" not in url and issubclass(fsspec.get_filesystem_class(protocol), LocalFileSystem)
+            if not local:
+                raise ConnectorError(
+                    f"{self.display_url()} is not a folder on this machine: the local files connector "
+                    "reads a path (./exports, /data/crm) or a file:// URL; other storages have their own "
+                    "connector."
+                )
             fs, root = url_to_fs(url)
-        except ValueError as exc:  # unknown protocol, bad URL
+        except (ValueError, ImportError) as exc:  # unknown protocol, bad URL
             raise ConnectorError(f"{self.display_url()} is not a usable folder URL: {exc}") from exc
         return fs, root.rstrip("/") or "/"
 

@@ -12,6 +12,22 @@ Connectors never import ``core``. Rows a connector could not parse are not
 dropped: they travel in the chunk with :data:`ROW_ERROR_COLUMN` set to the
 reason (and :data:`RAW_COLUMN` holding the raw text), so the engine can
 quarantine them next to the rows that failed mapping or validation.
+
+Outbound network policy: every connector has a ``network`` attribute, the
+:class:`~connectors.network.NetworkPolicy` its HTTP clients obey (loopback,
+link-local, private, unspecified, multicast and reserved addresses refused
+unless allowed; see :mod:`connectors.network`). It defaults to what the
+environment variable ``TRIBUTARY_ALLOWED_NETWORKS`` allows; the engine
+(``Workspace.connector()``) sets it to the workspace's policy before any verb
+runs. HTTP API connectors hand it to every ``HttpClient`` (``ApiConnector``
+does so through ``http_settings``). It covers HTTP API sources only:
+databases, SFTP servers and storage endpoints are typed by editors and live
+on private networks as a rule, so they are not checked against it.
+
+Hostile input: stream names, file patterns, table and column names reach a
+source only after checks (a file pattern stays inside its folder, a table or
+column is one reflection found, identifiers are quoted by the dialect); see
+``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -19,10 +35,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from connectors.network import NetworkPolicy
 
 #: Prefix of the bookkeeping columns a connector may add to a chunk.
 META_PREFIX = "_tributary_"
@@ -81,6 +100,10 @@ class StreamNotFoundError(ConnectorError):
 
 class FormatError(ConnectorError):
     """The data could not be parsed as a whole (wrong format, encoding...)."""
+
+
+class DestinationNotAllowedError(ConnectorError):
+    """The network policy refuses where a request would go (an internal address, another host)."""
 
 
 class ConnectorConfig(BaseModel):
@@ -179,6 +202,24 @@ class Connector(ABC):
         if not isinstance(config, self.config_model):
             config = self.config_model.model_validate(config)
         self.config = config
+        self._network: NetworkPolicy | None = None
+
+    @property
+    def network(self) -> NetworkPolicy:
+        """The outbound network policy of this connector's HTTP requests.
+
+        The engine sets it (the workspace's allowed networks); until then it is
+        what ``TRIBUTARY_ALLOWED_NETWORKS`` allows, read when first asked for.
+        """
+        if self._network is None:
+            from connectors.network import NetworkPolicy
+
+            self._network = NetworkPolicy.from_environment()
+        return self._network
+
+    @network.setter
+    def network(self, policy: NetworkPolicy) -> None:
+        self._network = policy
 
     def parse_options(self, options: Mapping[str, Any] | StreamOptions | None) -> StreamOptions:
         """Validates per-stream options against ``options_model``."""

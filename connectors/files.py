@@ -17,6 +17,10 @@ values stay strings. The origin is ``<relative path>#<n>``, ``n`` being the
 requests of a bounded block size, so ``sample()`` fetches a couple of MB at most
 and ``read()`` never holds a whole object. Messages never contain a secret: every
 error is scrubbed of the connection's secret values before it leaves.
+
+Streams and partitions stay inside the folder (``_paths``): a pattern with
+``..``, an absolute path, ``~``, a URL scheme or a control character is
+refused, and so is a local file reached through a link that leaves the folder.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from typing import Any, ClassVar
 
 import pandas as pd
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from connectors._candidates import cursor_candidates, key_candidates
 from connectors._file_options import FileFormat, FileOptions
 from connectors._formats import iter_file_frames, peek_columns, split_suffixes
 from connectors._listing import ListedFile, find_or_empty, info_or_none, modified_time, version_tag
 from connectors._object_stores import AzureBlobConfig, GcsConfig, S3Config
+from connectors._paths import checked_pattern, resolves_inside
 from connectors._readers import SAMPLE_CSV_BLOCK_BYTES, Chunker, union_columns
 from connectors._sftp import SftpConfig
 from connectors._storages import (
@@ -129,7 +135,9 @@ class FilesConnector(Connector):
         """One stream per data file, plus ``dir/*.ext`` for each folder holding 2+ files of a kind."""
         with self._errors():
             fs, root = self._filesystem()
-            files = self._data_files(fs.find(root, detail=True))
+            found = self._data_files(fs.find(root, detail=True))
+            outside = set(self._outside(found))
+            files = [file for file in found if file not in outside]  # never offered, never sampled
             groups: dict[str, list[ListedFile]] = {}
             for file in files:
                 folder = posixpath.dirname(file.rel)
@@ -209,16 +217,14 @@ class FilesConnector(Connector):
         """
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        rel = partition.name.strip("/")
-        if not rel or "://" in rel or ".." in rel.split("/"):
-            raise StreamNotFoundError(
-                f"Partition {partition.name!r} is not a file inside {self._display_url()}."
-            )
+        rel = checked_pattern(partition.name, self._display_url(), "Partition")
         with self._errors():
             fmt = self._format(options)
             _, root = self._filesystem()
+            path = posixpath.join(root, rel)
+            self._refuse_outside([ListedFile(path, rel, 0, "", "")])
             chunker = Chunker(chunk_size, [])
-            for frame in self._frames(posixpath.join(root, rel), rel, fmt, chunk_size):
+            for frame in self._frames(path, rel, fmt, chunk_size):
                 yield from chunker.add(frame)
             yield from chunker.finish()
 
@@ -307,14 +313,26 @@ class FilesConnector(Connector):
         """The files whose extension names a format this connector reads."""
         return [f for f in self._files(found) if split_suffixes(f.rel)[1]]
 
+    def _outside(self, files: list[ListedFile]) -> list[ListedFile]:
+        """The local files that are links resolving outside the folder (none on other storages)."""
+        fs, root = self._filesystem()
+        if not isinstance(fs, LocalFileSystem):
+            return []
+        return [file for file in files if not resolves_inside(file.path, root)]
+
+    def _refuse_outside(self, files: list[ListedFile]) -> None:
+        """Raises when one of the files is a link leaving the folder."""
+        outside = self._outside(files)
+        if outside:
+            raise StreamNotFoundError(
+                f"{outside[0].rel} is a link to a file outside {self._display_url()}: files must stay "
+                "inside the connection's folder. Copy the file in, or point the connection at its folder."
+            )
+
     def _match(self, stream: str) -> list[ListedFile]:
         """The files a stream names: one file, a folder's data files, or a glob's matches."""
         fs, root = self._filesystem()
-        pattern = stream.strip().strip("/")
-        if not pattern or "://" in pattern or ".." in pattern.split("/"):
-            raise StreamNotFoundError(
-                f"Stream {stream!r} must be a file name or glob pattern inside {self._display_url()}."
-            )
+        pattern = checked_pattern(stream, self._display_url())
         full = posixpath.join(root, pattern)
         info = info_or_none(fs, full)
         if info and info.get("type") == "file":
@@ -328,6 +346,7 @@ class FilesConnector(Connector):
         if not files:
             missing = "" if fs.exists(root) else " (the folder does not exist)"
             raise StreamNotFoundError(f"No file matches {pattern!r} in {self._display_url()}{missing}.")
+        self._refuse_outside(files)
         return files
 
     def _sample_files(self, files: list[ListedFile], limit: int, fmt: FileFormat) -> pd.DataFrame:

@@ -181,7 +181,9 @@ class RestConnector(Connector):
 
     def _client(self) -> HttpClient:
         config = self.settings
-        settings = HttpSettings(read_timeout_s=config.read_timeout_s, max_attempts=config.max_attempts)
+        settings = HttpSettings(
+            read_timeout_s=config.read_timeout_s, max_attempts=config.max_attempts, network=self.network
+        )
         return HttpClient(config.base_url, config.http_auth(), settings=settings)
 
     @staticmethod

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 from pydantic import Field
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -47,7 +47,7 @@ from connectors._sql_backends import (
     SQLSERVER,
     Backend,
 )
-from connectors._sql_catalog import Catalog, row_estimates
+from connectors._sql_catalog import Catalog, reflect_table, row_estimates
 from connectors._sql_config import (
     BigQueryConfig,
     MySqlConfig,
@@ -61,6 +61,7 @@ from connectors._sql_errors import connect_failure, read_failure
 from connectors._sql_query import (
     Source,
     cursor_start,
+    probe_statement,
     query_source,
     read_statement,
     sample_statement,
@@ -291,15 +292,28 @@ class SqlConnector(Connector):
     def _source(
         self, connection: Connection, stream: str, query: str | None, referenced: Sequence[str]
     ) -> Source:
-        """The stream's table, found by reflection only, or its query as a subquery."""
+        """The stream's table, found by reflection only, or its query as a subquery.
+
+        Column names a read refers to (cursor, key) must be the table's, or the
+        query's: a query is first run for no rows, to learn its columns.
+        """
         if query is not None:
-            return query_source(stream, query, referenced)
+            source = query_source(stream, query, referenced)
+            if referenced:
+                columns = list(connection.execute(probe_statement(source)).keys())
+                missing = [name for name in referenced if name not in columns]
+                if missing:
+                    raise ConnectorError(
+                        f"The query of stream {stream!r} has no column {missing[0]!r}; "
+                        f"its columns: {', '.join(map(repr, columns))}."
+                    )
+            return source
         catalog = self._catalog(connection)
+        longest = connection.dialect.max_identifier_length  # a longer name is no table: not asked
         for schema, name in catalog.candidates(stream):
-            if catalog.inspector.has_table(name, schema=schema):
+            if len(name) <= longest and catalog.inspector.has_table(name, schema=schema):
                 with suppress(NoSuchTableError):
-                    table = Table(name, MetaData(), schema=schema, autoload_with=connection)
-                    return table_source(stream, table)
+                    return table_source(stream, reflect_table(connection, name, schema))
         close = catalog.close_matches(stream)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         schema = catalog.configured_schema

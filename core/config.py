@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from core.errors import ConfigurationError, TributaryError
 from core.models import ProfilesSpec, WorkspaceSpec
 from core.profiles.settings import read_settings, save_settings, validate_settings
+from core.safe_yaml import MAX_YAML_BYTES, load_yaml
 from core.services import Workspace, secret_fields
 
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -69,14 +70,8 @@ def _unwrap(annotation: Any) -> Any:
 
 def load_file(path: Path) -> WorkspaceSpec:
     """Parses and validates one YAML file; errors name the file, the key and what is allowed."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigurationError(
-            f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}"
-        ) from None
+    with path.open("rb") as handle:  # never more than the bound: load_yaml refuses what is over it
+        data = load_yaml(handle.read(MAX_YAML_BYTES + 1), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: expected a mapping with 'connections' and/or 'dataflows'.")
     try:

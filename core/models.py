@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}\Z"  # \Z: "$" would also match before a final newline
 _EVERY = re.compile(r"^\s*(?:(\d+)\s+)?(minute|hour|day|week)s?\s*$", re.IGNORECASE)
 
 

@@ -26,6 +26,7 @@ from core.models import NAME_PATTERN, ConnectionSpec, DataflowSpec
 from core.quality import QualitySuite
 from core.secrets import Vault
 from core.security import SYSTEM, Actor, Users, audit
+from core.security.network import ALLOWED_NETWORKS_SETTING, NetworkPolicy, allowed_entries, network_policy
 from core.store import datasets, db
 from core.store import tables as t
 from core.store.repository import Store, utcnow
@@ -145,6 +146,8 @@ class Workspace:
             self.require("edit", f"change the {key} setting")
         else:
             self.require("admin", f"change the {key} setting")
+        if key == ALLOWED_NETWORKS_SETTING:
+            value = allowed_entries(value)
         with self.engine.begin() as c:
             before = c.execute(select(t.settings.c.value).where(t.settings.c.key == key)).scalar()
             c.execute(delete(t.settings).where(t.settings.c.key == key))
@@ -154,6 +157,10 @@ class Workspace:
                 audit.record(
                     c, self.actor, "created" if before is None else "changed", "setting", key, changes
                 )
+
+    def network_policy(self) -> NetworkPolicy:
+        """What HTTP sources may reach beyond the internet: the admin's allowed networks and the server's."""
+        return network_policy(self.setting(ALLOWED_NETWORKS_SETTING, []))
 
     # -- connections ---------------------------------------------------------
     def catalog(self) -> pd.DataFrame:
@@ -257,7 +264,9 @@ class Workspace:
         config = dict(row["config"])
         for field, token in self.store.secret_tokens(row["id"]).items():
             config[field] = self.vault.decrypt(token)
-        return self._connector_class(row["connector"])(config)
+        instance = self._connector_class(row["connector"])(config)
+        instance.network = self.network_policy()
+        return instance
 
     def redactor(self, name: str):  # type: ignore[no-untyped-def]
         """A function that masks the connection's secret values in any text."""
@@ -288,6 +297,7 @@ class Workspace:
                 # Editing a saved connection: secrets left empty mean "keep the stored ones".
                 values = self._with_stored_secrets(name, cls, config or {}) if name else dict(config or {})
                 instance = cls(values)
+                instance.network = self.network_policy()
                 secrets = [
                     str(v.get_secret_value() if isinstance(v, SecretStr) else v)
                     for k, v in (config or {}).items()

@@ -25,6 +25,7 @@ from core.ingest import DataflowRun
 from core.mapping import CompiledMapping, MappingResult, compile_mapping
 from core.models import DataflowSpec
 from core.quality import ExpectationResult, QualitySuite
+from core.safe_yaml import load_yaml
 
 if typing.TYPE_CHECKING:
     from core.services import Workspace
@@ -33,6 +34,8 @@ if typing.TYPE_CHECKING:
 SAMPLE_ROWS = 1000
 #: Columns of a mapping exported as CSV.
 CSV_COLUMNS = ("attribute", "source", "identity")
+#: The largest mapping file imported (a mapping of thousands of attributes is far smaller).
+MAX_MAPPING_FILE_BYTES = 1024 * 1024
 #: Columns of ``MappedSample.fields``.
 FIELD_COLUMNS = ("attribute", "type", "source", "identity", "nulls", "failures", "examples", "problem")
 
@@ -203,13 +206,32 @@ class Studio:
         raise ConfigurationError(f"unknown mapping format {fmt!r}; use 'yaml' or 'csv'")
 
     @staticmethod
+    def import_mapping_file(data: bytes, file_name: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Parses an uploaded mapping file (YAML, or CSV by its ``.csv`` name): (mapping, identities).
+
+        ``data`` need not be whole: over :data:`MAX_MAPPING_FILE_BYTES`, the file is refused,
+        so a caller reads at most one byte more than that.
+
+        Raises:
+            ConfigurationError: the file is too large, not UTF-8, or not a mapping; says what to fix.
+        """
+        if len(data) > MAX_MAPPING_FILE_BYTES:
+            raise ConfigurationError(_too_large(len(data)))
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ConfigurationError(
+                f"{file_name} is not UTF-8 text: save it as UTF-8 and upload it again."
+            ) from None
+        return Studio.import_mapping(text, "csv" if file_name.lower().endswith(".csv") else "yaml")
+
+    @staticmethod
     def import_mapping(text: str, fmt: str = "yaml") -> tuple[dict[str, str], dict[str, str]]:
         """Parses an exported mapping: (mapping, identities). Raises ConfigurationError saying what to fix."""
+        if len(text) > MAX_MAPPING_FILE_BYTES:
+            raise ConfigurationError(_too_large(len(text.encode("utf-8"))))
         if fmt == "yaml":
-            try:
-                body = yaml.safe_load(text) or {}
-            except yaml.YAMLError as error:
-                raise ConfigurationError(f"the mapping file is not valid YAML: {error}") from None
+            body = load_yaml(text, "the mapping file") or {}
             if not isinstance(body, Mapping) or not isinstance(body.get("mapping"), Mapping):
                 raise ConfigurationError("a mapping file needs a 'mapping:' section of attribute: source")
             named = body.get("identities") or {}
@@ -235,6 +257,14 @@ class Studio:
                     identities[namespace] = attribute
             return mapping, identities
         raise ConfigurationError(f"unknown mapping format {fmt!r}; use 'yaml' or 'csv'")
+
+
+def _too_large(size: int) -> str:
+    over = "more than " if size > MAX_MAPPING_FILE_BYTES else ""
+    return (
+        f"the mapping file is {over}{size / 1e6:.1f} MB; a mapping file may be at most "
+        f"{MAX_MAPPING_FILE_BYTES // 1024} KB: export the mapping again, or split it."
+    )
 
 
 def field_stats(

@@ -6,13 +6,14 @@ import streamlit as st
 
 from ui import data
 from ui.feedback import reported_errors
+from ui.i18n import t
 from ui.routing import through_app
 from ui.runs import dataflow_health, health_banner, recent_failures
 from ui.widgets import runs_table
 
 through_app()
-st.title("Overview")
-st.caption("Whether everything runs as it should, and what Tributary holds.")
+st.title(t("Overview"))
+st.caption(t("Whether everything runs as it should, and what Tributary holds."))
 
 with reported_errors():
     health = data.health()
@@ -30,14 +31,14 @@ with reported_errors():
         ],
         strict=True,
     ):
-        column.metric(label, f"{value:,}", border=True)
+        column.metric(t(label), f"{value:,}", border=True)
 
-    st.subheader("Dataflows")
+    st.subheader(t("Dataflows"))
     dataflow_health(health.dataflows, data.record_counts())
 
-    st.subheader("Failures in the last 24 hours")
+    st.subheader(t("Failures in the last 24 hours"))
     recent_failures(health.recent_failures)
 
-    st.subheader("Latest runs")
+    st.subheader(t("Latest runs"))
     runs_table(data.runs(limit=10))
-    st.page_link("pages/runs.py", label="All runs, charts and diagnostics", icon=":material/history:")
+    st.page_link("pages/runs.py", label=t("All runs, charts and diagnostics"), icon=":material/history:")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import data
 from ui.feedback import required
+from ui.i18n import t
 from ui.quality import run_validation
 from ui.routing import through_app
 from ui.runs import (
@@ -20,27 +21,29 @@ from ui.runs import (
 from ui.widgets import runs_table
 
 through_app()
-st.title("Runs")
+st.title(t("Runs"))
 st.caption(
-    "Every run with what it received, ingested and quarantined. Drill into a run to see why rows failed, "
-    "download them, and replay them once the mapping is fixed."
+    t(
+        "Every run with what it received, ingested and quarantined. Drill into a run to see why rows failed, "
+        "download them, and replay them once the mapping is fixed."
+    )
 )
 
 flows = required(data.dataflows)
 run_filter = history_filter(flows["name"].tolist())
 history = required(data.run_history, run_filter)
 if history.empty:
-    st.info("No runs match these filters.", icon=":material/info:")
+    st.info(t("No runs match these filters."), icon=":material/info:")
     st.stop()
 
 with st.container(border=True):
     history_overview(run_filter, history)
 runs_table(history.head(TABLE_RUNS), key="runs.table")
 
-st.subheader("Run details")
+st.subheader(t("Run details"))
 run = required(data.run, pick_run(history, key="runs.run"))
 run_header(run)
-rows_tab, checks_tab = st.tabs(["Quarantined rows", "Quality checks"])
+rows_tab, checks_tab = st.tabs([t("Quarantined rows"), t("Quality checks")])
 with checks_tab:
     run_validation(run.get("validation"))
 with rows_tab:

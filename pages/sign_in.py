@@ -5,16 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import auth
+from ui.i18n import t
 from ui.routing import through_app
 
 through_app()
-st.title("Sign in")
-st.caption("Tributary brings customer data from your files, databases and CRMs into one profile store.")
+st.title(t("Sign in"))
+st.caption(t("Tributary brings customer data from your files, databases and CRMs into one profile store."))
 auth.notice()
 if auth.first_start():
     auth.first_admin_form()
     st.stop()
 if auth.oidc_providers():
     auth.provider_buttons()
-    st.caption("…or with a Tributary account:")
+    st.caption(t("…or with a Tributary account:"))
 auth.password_form()

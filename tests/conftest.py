@@ -12,6 +12,10 @@ from core.services import Workspace
 
 # The dashboard starts a scheduler process when none is alive; tests that want one start it themselves.
 os.environ.setdefault("TRIBUTARY_SCHEDULER", "0")
+# The fake HTTP servers (APIs, token endpoints, webhooks) listen on 127.0.0.1, which the outbound
+# network policy refuses by default: the suite allows that one address, here and nowhere else.
+# tests/security/test_hostile_input.py proves the refusals with this allowance taken away.
+os.environ["TRIBUTARY_ALLOWED_NETWORKS"] = "127.0.0.1/32"
 from tests.services import POSTGRES, require_service
 
 

@@ -30,6 +30,7 @@ from core.errors import AuthenticationFailedError, NotFoundError, TributaryError
 from core.security import Actor, Users
 from core.security.users import ADMIN_PASSWORD_ENV, ADMIN_USER_ENV, MIN_PASSWORD
 from ui.feedback import show_error
+from ui.i18n import LANGUAGE, t
 from ui.state import ACTOR, SIGNED_IN, SIGNED_IN_WITH, accounts
 
 #: A message for the sign-in page, set when a session was signed out for a reason.
@@ -79,8 +80,11 @@ def sign_in(actor: Actor, method: str) -> Actor:
 
 
 def forget() -> None:
-    """Drops everything the session holds: who signed in, and every widget's value."""
+    """Drops everything the session holds (who signed in, every widget's value) but its language."""
+    language = st.session_state.get(LANGUAGE)
     st.session_state.clear()
+    if language is not None:
+        st.session_state[LANGUAGE] = language
 
 
 def sign_out() -> None:
@@ -156,7 +160,9 @@ def notice() -> None:
     reason = st.session_state.pop(NOTICE, None)
     if isinstance(reason, TributaryError):
         show_error(reason)
-        if _signed_in_at_provider() and st.button("Sign out of the identity provider", key="auth.oidc.out"):
+        if _signed_in_at_provider() and st.button(
+            t("Sign out of the identity provider"), key="auth.oidc.out"
+        ):
             st.logout()
 
 
@@ -173,22 +179,24 @@ def first_admin_form() -> None:
         "created when the dashboard starts."
     )
     with st.form("auth.first", enter_to_submit=True, clear_on_submit=True):
-        name = st.text_input("Admin user name", key="auth.first.name", autocomplete="username")
+        name = st.text_input(t("Admin user name"), key="auth.first.name", autocomplete="username")
         password = st.text_input(
-            "Password",
+            t("Password"),
             type="password",
             key="auth.first.password",
             help=f"At least {MIN_PASSWORD} characters",
             autocomplete="new-password",
         )
         again = st.text_input(
-            "Password again", type="password", key="auth.first.again", autocomplete="new-password"
+            t("Password again"), type="password", key="auth.first.again", autocomplete="new-password"
         )
-        created = st.form_submit_button("Create the admin and sign in", type="primary", key="auth.first.save")
+        created = st.form_submit_button(
+            t("Create the admin and sign in"), type="primary", key="auth.first.save"
+        )
     if not created:
         return
     if password != again:
-        st.error("The two passwords differ: type the same password twice.", icon=":material/error:")
+        st.error(t("The two passwords differ: type the same password twice."), icon=":material/error:")
         return
     try:
         sign_in(accounts().create_first_admin(name, password), "password")
@@ -213,11 +221,11 @@ def provider_buttons() -> None:
 def password_form() -> None:
     """User name and password; signs in, or says why not (never echoing the password)."""
     with st.form("auth.sign_in", enter_to_submit=True, clear_on_submit=True):
-        name = st.text_input("User name", key="auth.name", autocomplete="username")
+        name = st.text_input(t("User name"), key="auth.name", autocomplete="username")
         password = st.text_input(
-            "Password", type="password", key="auth.password", autocomplete="current-password"
+            t("Password"), type="password", key="auth.password", autocomplete="current-password"
         )
-        submitted = st.form_submit_button("Sign in", type="primary", key="auth.submit")
+        submitted = st.form_submit_button(t("Sign in"), type="primary", key="auth.submit")
     if not submitted:
         return
     try:
@@ -230,9 +238,9 @@ def password_form() -> None:
 
 # -- the sidebar -------------------------------------------------------------------
 def signed_in_as(actor: Actor) -> None:
-    """The user's name and role in the sidebar, and "Sign out"."""
+    """The user's name and role in the sidebar, and t("Sign out")."""
     grants = "".join(f" · {grant.replace('_', ' ')}" for grant in sorted(actor.grants))
     name = "".join(f"\\{c}" if c in "\\`*_{}[]()#+-.!<>|~" else c for c in actor.name)
     st.sidebar.markdown(f":material/account_circle: **{name}** · {actor.role}{grants}")
-    if st.sidebar.button("Sign out", key="auth.sign_out", icon=":material/logout:"):
+    if st.sidebar.button(t("Sign out"), key="auth.sign_out", icon=":material/logout:"):
         sign_out()

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from ui import data
+from ui.i18n import t
 from ui.state import workspace
 from ui.widgets import mapping_editor
 
@@ -19,12 +20,12 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     Raises:
         TributaryError: when the connection's streams or sample cannot be read.
     """
-    name = st.text_input("Name *", key="dataflows.new.name", placeholder="newsletter_signups")
+    name = st.text_input(t("Name *"), key="dataflows.new.name", placeholder="newsletter_signups")
     pick_connection, pick_stream, type_stream = st.columns(3)
-    connection = pick_connection.selectbox("Connection", connections, key="dataflows.new.connection")
+    connection = pick_connection.selectbox(t("Connection"), connections, key="dataflows.new.connection")
     streams = {info.name: info for info in data.streams(connection)}
-    listed = pick_stream.selectbox("Stream", list(streams), key=f"dataflows.new.stream.{connection}")
-    typed = type_stream.text_input("…or type a pattern", key=f"dataflows.new.custom.{connection}")
+    listed = pick_stream.selectbox(t("Stream"), list(streams), key=f"dataflows.new.stream.{connection}")
+    typed = type_stream.text_input(t("…or type a pattern"), key=f"dataflows.new.custom.{connection}")
     stream = typed.strip() or listed
     if not stream:
         return None
@@ -34,7 +35,7 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     schema = workspace().schema
     standard = data.standard_mapping(connection, stream)
 
-    st.markdown("**Mapping**: suggested from the sample's column names and values, edit freely")
+    st.markdown(t("**Mapping**: suggested from the sample's column names and values, edit freely"))
     mapping = mapping_editor(
         data.suggested_mapping(sample, standard),
         schema.paths,
@@ -42,16 +43,19 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     )
     pick_mode, pick_cursor, pick_key = st.columns(3)
     mode = pick_mode.selectbox(
-        "Sync mode", list(SYNC_MODES), format_func=SYNC_MODES.get, key="dataflows.new.mode"
+        t("Sync mode"),
+        list(SYNC_MODES),
+        format_func=lambda mode: t(SYNC_MODES[mode]),
+        key="dataflows.new.mode",
     )
     cursors = [c for c in (info.cursor_candidates if info else ()) if c in columns]
     cursor = pick_cursor.selectbox(
-        "Cursor column",
+        t("Cursor column"),
         columns,
         index=columns.index(cursors[0]) if cursors else None,
         disabled=mode != "incremental",
         key=f"dataflows.new.cursor.{stream}",
-        help="Incremental runs read only rows whose cursor moved past the last run's.",
+        help=t("Incremental runs read only rows whose cursor moved past the last run's."),
     )
     declared = list((info.metadata.get("primary_key") or []) if info else [])  # a connector's composite key
     keys = (
@@ -60,11 +64,11 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
         else [c for c in (info.primary_key_candidates if info else ()) if c in columns][:1]
     )
     primary_key = pick_key.multiselect(
-        "Primary key",
+        t("Primary key"),
         columns,
         default=keys,
         key=f"dataflows.new.key.{stream}",
-        help="Records are upserted by it; without one, by file and line.",
+        help=t("Records are upserted by it; without one, by file and line."),
     )
     identities = {
         attribute.identity: attribute.path
@@ -74,8 +78,8 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
     if standard is not None:  # the connector's own identities for its standard object
         identities.update({ns: path for ns, path in standard.identities.items() if path in mapping})
     if identities:
-        st.caption("Identities: " + ", ".join(f"{ns} ← {path}" for ns, path in identities.items()))
-    if not st.button("Create dataflow", type="primary", icon=":material/add:", key="dataflows.new.create"):
+        st.caption(t("Identities: ") + ", ".join(f"{ns} ← {path}" for ns, path in identities.items()))
+    if not st.button(t("Create dataflow"), type="primary", icon=":material/add:", key="dataflows.new.create"):
         return None
     sync = {"mode": mode, "primary_key": primary_key, **({"cursor": cursor} if mode == "incremental" else {})}
     spec = {

@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 import connectors
 from connectors.base import Connector
 from core.errors import ConfigurationError
+from ui.i18n import t
 
 #: Returned for a secret box left empty: the caller leaves the field out so the stored value stays.
 _OMIT = object()
@@ -84,10 +85,10 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 def _field_input(name: str, info: FieldInfo, current: Any, key: str, stored: bool) -> Any:
     kind, optional = _unwrap(info.annotation)
-    label = info.title or _label(name)
+    label = _translated(info.title or _label(name))
     if info.is_required():
         label += " *"
-    help_text = info.description
+    help_text = t(info.description) if info.description else None
     if kind is SecretStr:
         text = st.text_input(
             label,
@@ -95,7 +96,7 @@ def _field_input(name: str, info: FieldInfo, current: Any, key: str, stored: boo
             type="password",
             key=key,
             help=help_text,
-            placeholder="Stored: leave empty to keep it" if stored else "",
+            placeholder=t("Stored: leave empty to keep it") if stored else "",
             autocomplete="new-password",
         )
         return text if text else _OMIT
@@ -125,6 +126,12 @@ def _field_input(name: str, info: FieldInfo, current: Any, key: str, stored: boo
         return json.loads(raw)
     except json.JSONDecodeError:
         return raw  # pydantic reports the problem in words
+
+
+def _translated(label: str) -> str:
+    """A field's label in the session's language; "S3: region" is translated after its prefix."""
+    prefix, separator, rest = label.rpartition(": ")
+    return f"{prefix}{separator}{t(rest)}" if separator else t(label)
 
 
 def _label(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -17,6 +18,7 @@ from core.scheduler import run_now
 from ui import data, roles
 from ui.charts import CHART_RUNS, run_metric_chart, runs_chart, status_timeline_chart
 from ui.feedback import attempt, required
+from ui.i18n import DEFAULT, language, t
 from ui.state import workspace
 from ui.widgets import STATUS_ICONS, run_summary
 
@@ -49,13 +51,15 @@ STATE_COLOURS = {"Failing": "#D1495B", "Late": "#E07A1F", "Quarantining rows": "
 def history_filter(dataflows: list[str]) -> RunFilter:
     """Dataflow, status, time range and "failures only" pickers; returns the filter they make."""
     flow, status, period, failures = st.columns([3, 3, 5, 2], vertical_alignment="bottom")
-    choice = flow.selectbox("Dataflow", [ALL, *dataflows], key="runs.dataflow")
-    statuses = status.multiselect("Status", STATUSES, key="runs.status", placeholder="All statuses")
+    choice = flow.selectbox(t("Dataflow"), [ALL, *dataflows], key="runs.dataflow")
+    statuses = status.multiselect(t("Status"), STATUSES, key="runs.status", placeholder=t("All statuses"))
     picked = period.segmented_control(
-        "Started", list(PERIODS), default="7 days", required=True, key="runs.period"
+        t("Started"), list(PERIODS), default="7 days", required=True, key="runs.period"
     )
     only_failures = failures.toggle(
-        "Failures only", key="runs.failures", help="Runs that failed, were abandoned or quarantined rows."
+        t("Failures only"),
+        key="runs.failures",
+        help=t("Runs that failed, were abandoned or quarantined rows."),
     )
     since, until = _period(picked)
     return RunFilter(
@@ -75,7 +79,7 @@ def _period(picked: str | None) -> tuple[datetime | None, datetime | None]:
         return None, None
     today = datetime.now(UTC).date()
     dates = st.date_input(
-        "Dates (UTC)", value=(today - timedelta(days=7), today), max_value=today, key="runs.dates"
+        t("Dates (UTC)"), value=(today - timedelta(days=7), today), max_value=today, key="runs.dates"
     )
     days = [d for d in (dates if isinstance(dates, tuple | list) else [dates]) if isinstance(d, date)]
     if not days:
@@ -91,13 +95,30 @@ def history_overview(run_filter: RunFilter, history: pd.DataFrame) -> None:
     """How many runs match, by status, and the charts of their history."""
     counts = data.run_counts(run_filter)
     total = sum(counts.values())
-    by_status = " · ".join(f"{counts[s]:,} {s}" for s in STATUSES if counts.get(s))
-    shown = f" The newest {len(history):,} are charted and listed." if len(history) < total else ""
-    st.caption(f"**{total:,} runs** match: {by_status}.{shown} Times are UTC.")
-    timeline, records, timing = st.tabs(["Status over time", "Records per run", "Duration and throughput"])
+    by_status = " · ".join(f"{counts[s]:,} {t(s)}" for s in STATUSES if counts.get(s))
+    shown = (
+        " " + t("The newest {count} are charted and listed.", count=f"{len(history):,}")
+        if len(history) < total
+        else ""
+    )
+    st.caption(
+        t("**{total} runs** match: {by_status}.", total=f"{total:,}", by_status=by_status)
+        + shown
+        + " "
+        + t("Times are UTC.")
+    )
+    timeline, records, timing = st.tabs(
+        [t("Status over time"), t("Records per run"), t("Duration and throughput")]
+    )
     timeline.altair_chart(status_timeline_chart(data.run_timeline(run_filter)), width="stretch")
-    latest = f"the latest {CHART_RUNS}" if len(history) > CHART_RUNS else "each run"
-    records.caption(f"Ingested and failed records of {latest}; the tick marks what was received.")
+    records.caption(
+        t(
+            "Ingested and failed records of the latest {count}; the tick marks what was received.",
+            count=CHART_RUNS,
+        )
+        if len(history) > CHART_RUNS
+        else t("Ingested and failed records of each run; the tick marks what was received.")
+    )
     records.altair_chart(runs_chart(history), width="stretch")
     duration, throughput = timing.columns(2)
     duration.altair_chart(run_metric_chart(history, "duration_s", "Duration (s)"), width="stretch")
@@ -120,7 +141,8 @@ def pick_run(history: pd.DataFrame, *, key: str) -> int:
             + listed["status"]
             + " · "
             + listed["failed"].map("{:,}".format)
-            + " failed",
+            + " "
+            + t("failed"),
             strict=True,
         )
     )
@@ -133,7 +155,7 @@ def pick_run(history: pd.DataFrame, *, key: str) -> int:
     default = asked if asked in labels else int(with_failures.iloc[0]) if len(with_failures) else None
     options = list(labels)
     return st.selectbox(
-        "Run",
+        t("Run"),
         options,
         index=options.index(default) if default in labels else 0,
         format_func=labels.get,
@@ -154,8 +176,12 @@ def run_header(run: Mapping[str, Any]) -> None:
         st.error(f"{run['error_code']}: {run['error_message']}", icon=STATUS_ICONS["failed"])
     if run.get("trigger") == "replay" and run.get("resumed_from"):
         st.info(
-            f"A replay of the quarantined rows first read by run #{run['resumed_from']}, "
-            f"with dataflow version v{run.get('dataflow_version')}.",
+            t(
+                "A replay of the quarantined rows first read by run #{run}, "
+                "with dataflow version v{version}.",
+                run=run["resumed_from"],
+                version=run.get("dataflow_version"),
+            ),
             icon=":material/replay:",
         )
     notes = run.get("warnings")
@@ -171,7 +197,7 @@ def error_diagnostics(run_id: int, failed: int) -> int:
     """
     groups = required(data.error_groups, run_id)
     if groups.empty:
-        st.success(f"Run #{run_id} quarantined no rows.", icon=":material/check_circle:")
+        st.success(t("Run #{run} quarantined no rows.", run=run_id), icon=":material/check_circle:")
         return 0
     st.markdown(f"**{int(groups['rows'].sum()):,} problems** in {failed:,} quarantined rows")
     st.dataframe(
@@ -190,7 +216,7 @@ def error_diagnostics(run_id: int, failed: int) -> int:
         return total
     rows = required(data.quarantined_rows, run_id)
     names = (groups["code"] + (" · " + groups["field"]).where(groups["field"] != "", "")).tolist()
-    shown = st.selectbox("Rows of", ["All problems", *names], key="runs.group", width=480)
+    shown = st.selectbox(t("Rows of"), ["All problems", *names], key="runs.group", width=480)
     if shown != "All problems":
         code, field = groups.iloc[names.index(shown)][["code", "field"]]
         rows = rows[(rows["code"] == code) & (rows["field"].fillna("") == field)]
@@ -206,7 +232,13 @@ def error_diagnostics(run_id: int, failed: int) -> int:
         },
     )
     if len(rows) < total and shown == "All problems":
-        st.caption(f"The first {len(rows):,} of {total:,} problems are listed and downloaded.")
+        st.caption(
+            t(
+                "The first {count} of {total} problems are listed and downloaded.",
+                count=f"{len(rows):,}",
+                total=f"{total:,}",
+            )
+        )
     downloads(rows, f"run-{run_id}-quarantined")
     return total
 
@@ -215,8 +247,14 @@ def downloads(rows: pd.DataFrame, stem: str) -> None:
     """CSV and JSON downloads of ``rows``, with formula-like cells neutralised (built only on click)."""
     row = st.container(horizontal=True)
     for label, build, suffix, mime, icon in (
-        (f"Download {len(rows):,} rows as CSV", exports.to_csv_bytes, "csv", "text/csv", "download"),
-        ("… as JSON", exports.to_json_bytes, "json", "application/json", "data_object"),
+        (
+            t("Download {count} rows as CSV", count=f"{len(rows):,}"),
+            exports.to_csv_bytes,
+            "csv",
+            "text/csv",
+            "download",
+        ),
+        (t("… as JSON"), exports.to_json_bytes, "json", "application/json", "data_object"),
     ):
         row.download_button(
             label,
@@ -225,28 +263,39 @@ def downloads(rows: pd.DataFrame, stem: str) -> None:
             mime=mime,
             icon=f":material/{icon}:",
             on_click="ignore",
-            help="Cells starting with =, +, -, @, tab or CR get a leading ' so spreadsheets never run them.",
+            help=t(
+                "Cells starting with =, +, -, @, tab or CR get a leading ' so spreadsheets never run them."
+            ),
         )
 
 
 def replay_panel(run: Mapping[str, Any], current_version: int | None) -> None:
     """Re-ingests the run's quarantined rows with the dataflow's current mapping and checks."""
-    st.markdown("**Replay**")
-    may_replay = roles.allowed("edit", "replay runs")
+    st.markdown(t("**Replay**"))
+    may_replay = roles.allowed("edit", t("replay runs"))
     if current_version is not None and run.get("dataflow_version") == current_version:
         st.caption(
-            f"The dataflow is still at v{current_version}, the version this run used: a replay would "
-            "quarantine the same rows again. Fix the mapping or checks on **Mapping** first."
+            t(
+                "The dataflow is still at v{version}, the version this run used: a replay would "
+                "quarantine the same rows again. Fix the mapping or checks on **Mapping** first.",
+                version=current_version,
+            )
         )
     if st.button(
-        f"Replay {int(run['failed']):,} quarantined rows with v{current_version or '?'}",
+        t(
+            "Replay {count} quarantined rows with v{version}",
+            count=f"{int(run['failed']):,}",
+            version=current_version or "?",
+        ),
         key="runs.replay",
         icon=":material/replay:",
         disabled=not may_replay,
-        help="A new run (trigger: replay) re-maps and re-checks these rows; those that pass are upserted "
-        "by key, never doubled, and the others are quarantined again. This run stays as it is.",
+        help=t(
+            "A new run (trigger: replay) re-maps and re-checks these rows; those that pass are upserted "
+            "by key, never doubled, and the others are quarantined again. This run stays as it is."
+        ),
     ):
-        with st.spinner("Replaying the quarantined rows…"):
+        with st.spinner(t("Replaying the quarantined rows…")):
             summary = attempt(workspace().replay, int(run["id"]))
         if summary is not None:
             data.refresh()
@@ -255,53 +304,104 @@ def replay_panel(run: Mapping[str, Any], current_version: int | None) -> None:
 
 def run_with_progress(name: str) -> None:
     """Runs a dataflow now in this process, with a progress bar per committed chunk, then its summary."""
-    with st.status(f"Running {name}…", expanded=True) as status:
-        bar = st.progress(0.0, text="Starting…")
+    with st.status(t("Running {name}…", name=name), expanded=True) as status:
+        bar = st.progress(0.0, text=t("Starting…"))
 
         def show_progress(summary: RunSummary) -> None:
             """Moves the bar after each committed chunk (the total is unknown until the end)."""
             bar.progress(
                 summary.chunks / (summary.chunks + 1),
-                text=f"Chunk {summary.chunks}: received {summary.received:,}, "
-                f"ingested {summary.ingested:,}, failed {summary.failed:,}",
+                text=t(
+                    "Chunk {chunks}: received {received}, ingested {ingested}, failed {failed}",
+                    chunks=summary.chunks,
+                    received=f"{summary.received:,}",
+                    ingested=f"{summary.ingested:,}",
+                    failed=f"{summary.failed:,}",
+                ),
             )
 
         summary = attempt(run_now, workspace(), name, progress=show_progress)
         data.refresh()
         if summary is None:
-            status.update(label=f"{name} could not run", state="error")
+            status.update(label=t("{name} could not run", name=name), state="error")
         else:
-            bar.progress(1.0, text=f"Done in {summary.duration_s:.1f} s")
+            bar.progress(1.0, text=t("Done in {seconds} s", seconds=f"{summary.duration_s:.1f}"))
             failed = summary.status == "failed"
-            status.update(label=f"{name}: {summary.status}", state="error" if failed else "complete")
+            status.update(label=f"{name}: {t(summary.status)}", state="error" if failed else "complete")
     if summary is not None:
         run_summary(summary)
 
 
 # -- health ------------------------------------------------------------------------
+#: The parts of the engine's health line (:attr:`core.monitoring.Health.summary`), as patterns to translate.
+_HEALTH_PARTS = (
+    (
+        re.compile(r"^All good: ([\d,]+) dataflows?, none failing or late\.$"),
+        "All good: {0} dataflow(s), none failing or late.",
+    ),
+    (re.compile(r"^([\d,]+) dataflows? failing \((.*)\)$"), "{0} dataflow(s) failing ({1})"),
+    (re.compile(r"^([\d,]+) dataflows? late \((.*)\)$"), "{0} dataflow(s) late ({1})"),
+    (
+        re.compile(r"^([\d,]+) dataflows? quarantined rows in their last run \((.*)\)$"),
+        "{0} dataflow(s) quarantined rows in their last run ({1})",
+    ),
+)
+
+
+def said_in_language(summary: str) -> str:
+    """The engine's one-line health summary, part by part, in the session's language."""
+    if language() == DEFAULT:
+        return summary
+    said = []
+    for part in summary.split(" · "):
+        for pattern, text in _HEALTH_PARTS:
+            found = pattern.match(part)
+            if found:
+                part = t(text).format(*found.groups())
+                break
+        else:
+            part = t(part)
+        said.append(part)
+    return " · ".join(said)
+
+
 def health_banner(health: Health) -> None:
     """One line: all good, or what is wrong; then whether the scheduler is alive."""
     show = {"ok": st.success, "warning": st.warning, "error": st.error}[health.level]
     icon = {"ok": ":material/check_circle:", "warning": ":material/warning:", "error": ":material/error:"}
-    show(health.summary, icon=icon[health.level])
+    show(said_in_language(health.summary), icon=icon[health.level])
     scheduler = health.scheduler
     beat = f"{scheduler.last_beat_at:%Y-%m-%d %H:%M:%S} UTC" if scheduler.last_beat_at else ""
     if scheduler.alive and scheduler.last_beat_at is not None:
         ago = (health.checked_at - scheduler.last_beat_at).total_seconds()
-        running = f", running {', '.join(scheduler.running)}" if scheduler.running else ""
-        st.badge(f"Scheduler alive on {scheduler.host} (heartbeat {ago:.0f} s ago{running})", color="green")
+        running = t(", running {names}", names=", ".join(scheduler.running)) if scheduler.running else ""
+        st.badge(
+            t(
+                "Scheduler alive on {host} (heartbeat {ago} s ago{running})",
+                host=scheduler.host,
+                ago=f"{ago:.0f}",
+                running=running,
+            ),
+            color="green",
+        )
     elif scheduler.state == "down":
-        st.badge(f"Scheduler down: last heartbeat from {scheduler.host} at {beat}", color="red")
+        st.badge(
+            t("Scheduler down: last heartbeat from {host} at {beat}", host=scheduler.host, beat=beat),
+            color="red",
+        )
     elif scheduler.state == "stopped":
-        st.badge(f"Scheduler stopped on {scheduler.host} (last heartbeat {beat})", color="gray")
+        st.badge(
+            t("Scheduler stopped on {host} (last heartbeat {beat})", host=scheduler.host, beat=beat),
+            color="gray",
+        )
     else:
-        st.badge("Scheduler not started: scheduled dataflows run only while it runs", color="gray")
+        st.badge(t("Scheduler not started: scheduled dataflows run only while it runs"), color="gray")
 
 
 def dataflow_health(flows: pd.DataFrame, records: pd.Series) -> None:
     """Each dataflow's state, last run, last success, next due, records and failures of the last 24 h."""
     if flows.empty:
-        st.info("No dataflow yet: add a connection on **Sources**, then create one on **Dataflows**.")
+        st.info(t("No dataflow yet: add a connection on **Sources**, then create one on **Dataflows**."))
         return
     shown = flows.assign(
         state=flows["state"].map(STATE_LABELS).fillna(flows["state"]),
@@ -312,7 +412,7 @@ def dataflow_health(flows: pd.DataFrame, records: pd.Series) -> None:
         shown.style.map(lambda state: f"color: {STATE_COLOURS.get(state, 'inherit')}", subset=["state"]),
         hide_index=True,
         column_config={
-            "name": "Dataflow",
+            "name": t("Dataflow"),
             "state": "State",
             "last_status": "Last status",
             "last_run_id": st.column_config.NumberColumn("Last run", format="#%d"),
@@ -344,7 +444,7 @@ def dataflow_health(flows: pd.DataFrame, records: pd.Series) -> None:
 def recent_failures(failures: pd.DataFrame) -> None:
     """Links to the runs that failed in the last 24 hours, newest first."""
     if failures.empty:
-        st.caption("No run failed in the last 24 hours.")
+        st.caption(t("No run failed in the last 24 hours."))
         return
     for failure in failures.itertuples():  # at most ten links
         code = f" · {failure.error_code}" if isinstance(failure.error_code, str) else ""

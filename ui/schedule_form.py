@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from core.models import DataflowSpec, ScheduleSpec
+from ui.i18n import t
 
 #: Kind shown -> the ScheduleSpec unit it writes (None: manual or once).
 KINDS = {
@@ -40,35 +41,37 @@ def schedule_editor(spec: DataflowSpec, *, key: str) -> tuple[dict[str, Any] | N
     saved = spec.schedule
     kind, count = kind_of(saved)
     pick_kind, pick_count, pick_zone = st.columns([2, 1, 2])
-    chosen = pick_kind.selectbox("Runs", list(KINDS), index=list(KINDS).index(kind), key=f"{key}.kind")
+    chosen = pick_kind.selectbox(
+        t("Runs"), list(KINDS), index=list(KINDS).index(kind), key=f"{key}.kind", format_func=t
+    )
     unit = KINDS[chosen]
     every = pick_count.number_input(
-        "Every",
+        t("Every"),
         min_value=1,
         max_value=1000,
         value=count,
         step=1,
         key=f"{key}.count",
         disabled=unit is None,
-        help="How many minutes, hours, days or weeks between runs.",
+        help=t("How many minutes, hours, days or weeks between runs."),
     )
     zone = pick_zone.selectbox(
-        "Time zone",
+        t("Time zone"),
         ZONES,
         index=ZONES.index(saved.timezone) if saved and saved.timezone in ZONES else ZONES.index("UTC"),
         key=f"{key}.zone",
-        help="Daily and weekly runs keep their local time across daylight-saving changes.",
+        help=t("Daily and weekly runs keep their local time across daylight-saving changes."),
     )
     start = saved.start if saved and saved.start else datetime.now().replace(second=0, microsecond=0)
     pick_date, pick_time, pick_enabled = st.columns([2, 1, 2], vertical_alignment="bottom")
     day = pick_date.date_input(
-        "Starting", value=start.date(), key=f"{key}.date", disabled=chosen == "Manual only"
+        t("Starting"), value=start.date(), key=f"{key}.date", disabled=chosen == "Manual only"
     )
     at = pick_time.time_input(
-        "At", value=time(start.hour, start.minute), key=f"{key}.time", disabled=chosen == "Manual only"
+        t("At"), value=time(start.hour, start.minute), key=f"{key}.time", disabled=chosen == "Manual only"
     )
     enabled = pick_enabled.toggle(
-        "Enabled", value=spec.enabled, key=f"{key}.enabled", help="Paused when off."
+        t("Enabled"), value=spec.enabled, key=f"{key}.enabled", help=t("Paused when off.")
     )
     if chosen == "Manual only":
         return None, enabled
@@ -85,11 +88,11 @@ def schedule_editor(spec: DataflowSpec, *, key: str) -> tuple[dict[str, Any] | N
 def describe_schedule(schedule: dict[str, Any] | None, enabled: bool = True) -> str:
     """A short sentence for a schedule, e.g. "runs every 2 hours from 2026-12-01 02:00 (Europe/Paris)"."""
     if not enabled:
-        return "is paused"
+        return t("is paused")
     if not schedule:
-        return "runs only when started by hand"
+        return t("runs only when started by hand")
     start = str(schedule.get("start", "")).replace("T", " ")[:16]
     zone = schedule.get("timezone", "UTC")
     if schedule.get("once"):
-        return f"runs once at {start} ({zone})"
-    return f"runs every {schedule['every']} from {start} ({zone})"
+        return t("runs once at {start} ({zone})", start=start, zone=zone)
+    return t("runs every {every} from {start} ({zone})", every=schedule["every"], start=start, zone=zone)

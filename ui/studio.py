@@ -19,7 +19,7 @@ from core.mapping import Suggestion
 from core.mapping.functions import reference_page
 from core.models import DataflowSpec
 from core.services import format_validation_error
-from core.studio import MappedSample, Studio
+from core.studio import MAX_MAPPING_FILE_BYTES, MappedSample, Studio
 
 __all__ = [
     "drift_notice",
@@ -284,11 +284,16 @@ def mapping_downloads(spec: DataflowSpec, name: str) -> None:
 
 def uploaded_mapping(*, key: str) -> tuple[dict[str, str], dict[str, str]] | None:
     """A mapping file the user uploads (YAML or CSV), parsed; None until one is given."""
-    upload = st.file_uploader("Import a mapping (YAML or CSV)", type=["yaml", "yml", "csv"], key=key)
+    upload = st.file_uploader(
+        "Import a mapping (YAML or CSV)",
+        type=["yaml", "yml", "csv"],
+        key=key,
+        help=f"At most {MAX_MAPPING_FILE_BYTES // 1024} KB.",
+    )
     if upload is None:
         return None
-    fmt = "csv" if upload.name.lower().endswith(".csv") else "yaml"
-    return Studio.import_mapping(upload.getvalue().decode("utf-8-sig"), fmt)
+    # Never more than the cap (plus one byte, so that a larger file is told apart and refused).
+    return Studio.import_mapping_file(upload.read(MAX_MAPPING_FILE_BYTES + 1), upload.name)
 
 
 def spec_with(spec: DataflowSpec, **changes: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.ingest import RunSummary
+from ui.i18n import t
 
 #: How each run status looks in messages.
 STATUS_ICONS = {
@@ -25,11 +26,11 @@ RUN_COLUMNS = {
     "status": "Status",
     "trigger": "Trigger",
     "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
-    "received": st.column_config.NumberColumn("Received", format="localized"),
-    "ingested": st.column_config.NumberColumn("Ingested", format="localized"),
-    "failed": st.column_config.NumberColumn("Failed", format="localized"),
+    "received": st.column_config.NumberColumn(t("Received"), format="localized"),
+    "ingested": st.column_config.NumberColumn(t("Ingested"), format="localized"),
+    "failed": st.column_config.NumberColumn(t("Failed"), format="localized"),
     "deleted": st.column_config.NumberColumn("Deleted", format="localized"),
-    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
+    "duration_s": st.column_config.NumberColumn(t("Duration"), format="%.1f s"),
     "throughput": st.column_config.NumberColumn("Rows/s", format="localized", help="Received ÷ duration"),
     "error_code": "Error",
     "dataflow_version": st.column_config.NumberColumn(
@@ -41,7 +42,7 @@ RUN_COLUMNS = {
 def runs_table(runs: pd.DataFrame, *, key: str | None = None) -> None:
     """A table of runs with readable headers (only the columns people read)."""
     if runs.empty:
-        st.info("No runs yet.", icon=":material/info:")
+        st.info(t("No runs yet."), icon=":material/info:")
         return
     columns = [c for c in RUN_COLUMNS if c in runs.columns]
     shown = runs[columns].assign(error_code=runs.get("error_code", "").fillna(""))
@@ -64,7 +65,7 @@ DATAFLOW_COLUMNS = {
 def dataflows_table(flows: pd.DataFrame) -> None:
     """The dataflows with their source, sync mode, schedule and last run."""
     if flows.empty:
-        st.info("No dataflow yet.", icon=":material/info:")
+        st.info(t("No dataflow yet."), icon=":material/info:")
         return
     st.dataframe(flows, hide_index=True, column_config=DATAFLOW_COLUMNS)
 
@@ -78,9 +79,9 @@ def catalog_grid(catalog: pd.DataFrame, per_row: int = 5) -> None:
             with cells[position % per_row].container(border=True, height="stretch"):
                 st.markdown(entry.title)
                 if entry.available:
-                    st.badge("Available", icon=":material/check:", color="green")
+                    st.badge(t("Available"), icon=":material/check:", color="green")
                 else:
-                    st.badge("Coming", icon=":material/schedule:", color="gray")
+                    st.badge(t("Coming"), icon=":material/schedule:", color="gray")
 
 
 def mapping_editor(mapping: Mapping[str, str], targets: Sequence[str], *, key: str) -> dict[str, str]:
@@ -93,10 +94,12 @@ def mapping_editor(mapping: Mapping[str, str], targets: Sequence[str], *, key: s
         key=key,
         column_config={
             "target": st.column_config.SelectboxColumn(
-                "Profile attribute", options=list(targets), required=True
+                t("Profile attribute"), options=list(targets), required=True
             ),
             "source": st.column_config.TextColumn(
-                "Source column or expression", help="A column name, or e.g. lower(trim(email))", required=True
+                t("Source column or expression"),
+                help=t("A column name, or e.g. lower(trim(email))"),
+                required=True,
             ),
         },
     )
@@ -108,26 +111,33 @@ def _pairs(frame: pd.DataFrame, key_column: str, value_column: str) -> dict[str,
     filled = filled[(filled[key_column].str.strip() != "") & (filled[value_column].str.strip() != "")]
     if filled[key_column].duplicated().any():
         twice = ", ".join(sorted(set(filled[key_column][filled[key_column].duplicated()])))
-        st.warning(f"Listed more than once (the last row wins): {twice}", icon=":material/warning:")
+        st.warning(
+            t("Listed more than once (the last row wins): {names}", names=twice), icon=":material/warning:"
+        )
     return dict(zip(filled[key_column].str.strip(), filled[value_column].str.strip(), strict=True))
 
 
 def run_summary(summary: RunSummary) -> None:
     """The outcome of a run: its counters as metrics and a one-line verdict."""
     received, ingested, failed, duration = st.columns(4)
-    received.metric("Received", f"{summary.received:,}")
-    ingested.metric("Ingested", f"{summary.ingested:,}")
-    failed.metric("Failed", f"{summary.failed:,}")
-    duration.metric("Duration", f"{summary.duration_s:.1f} s")
-    text = (
-        f"Run #{summary.run_id} of {summary.dataflow} {summary.status}: received {summary.received:,}, "
-        f"ingested {summary.ingested:,}, failed {summary.failed:,}."
+    received.metric(t("Received"), f"{summary.received:,}")
+    ingested.metric(t("Ingested"), f"{summary.ingested:,}")
+    failed.metric(t("Failed"), f"{summary.failed:,}")
+    duration.metric(t("Duration"), f"{summary.duration_s:.1f} s")
+    text = t(
+        "Run #{run_id} of {dataflow} {status}: received {received}, ingested {ingested}, failed {failed}.",
+        run_id=summary.run_id,
+        dataflow=summary.dataflow,
+        status=t(summary.status),
+        received=f"{summary.received:,}",
+        ingested=f"{summary.ingested:,}",
+        failed=f"{summary.failed:,}",
     )
     icon = STATUS_ICONS.get(summary.status)
     if summary.status == "succeeded":
         st.success(text, icon=icon)
     elif summary.status == "partial":
-        st.warning(text + " See its quarantined rows on the Runs page.", icon=icon)
+        st.warning(text + " " + t("See its quarantined rows on the Runs page."), icon=icon)
     else:
         st.error(f"{text} {summary.error_message or ''}".strip(), icon=icon)
 
@@ -137,17 +147,28 @@ def mapped_sample(sample: pd.DataFrame, mapped: pd.DataFrame, errors: pd.DataFra
     bad_rows = errors["row"].nunique() if not errors.empty else 0
     if bad_rows:
         st.warning(
-            f"{bad_rows:,} of {len(sample):,} sample rows would be quarantined ({len(errors):,} problems).",
+            t(
+                "{bad} of {total} sample rows would be quarantined ({problems} problems).",
+                bad=f"{bad_rows:,}",
+                total=f"{len(sample):,}",
+                problems=f"{len(errors):,}",
+            ),
             icon=":material/warning:",
         )
     else:
         st.success(
-            f"All {len(sample):,} sample rows map and pass the checks.", icon=":material/check_circle:"
+            t("All {total} sample rows map and pass the checks.", total=f"{len(sample):,}"),
+            icon=":material/check_circle:",
         )
-    output, quarantined = st.tabs([f"Mapped output · {len(mapped):,}", f"Quarantined rows · {bad_rows:,}"])
+    output, quarantined = st.tabs(
+        [
+            t("Mapped output · {count}", count=f"{len(mapped):,}"),
+            t("Quarantined rows · {count}", count=f"{bad_rows:,}"),
+        ]
+    )
     output.dataframe(mapped, hide_index=True, height=360)
     if errors.empty:
-        quarantined.info("Nothing would be quarantined.")
+        quarantined.info(t("Nothing would be quarantined."))
         return
     with_source = errors.merge(
         sample, left_on="row", right_index=True, how="left", suffixes=("", " (source)")
@@ -188,13 +209,13 @@ OBJECTS_SHOWN = 1000
 
 def object_picker(objects: pd.DataFrame, *, key: str) -> str | None:
     """Offers one of a stream's objects to sample; None samples them all in order."""
-    everything = f"All {len(objects):,} matching objects"
+    everything = t("All {count} matching objects", count=f"{len(objects):,}")
     names = objects["name"].head(OBJECTS_SHOWN).tolist()
     picked = st.selectbox(
-        "Object to sample",
+        t("Object to sample"),
         [everything, *names],
         key=key,
-        help="A sample reads only the start of an object, never the whole of it.",
+        help=t("A sample reads only the start of an object, never the whole of it."),
     )
     return None if picked == everything else picked
 
@@ -202,7 +223,13 @@ def object_picker(objects: pd.DataFrame, *, key: str) -> str | None:
 def objects_table(objects: pd.DataFrame) -> None:
     """A stream's objects with their size and modified time, newest first."""
     if len(objects) > OBJECTS_SHOWN:
-        st.caption(f"The {OBJECTS_SHOWN:,} most recently modified of {len(objects):,} objects.")
+        st.caption(
+            t(
+                "The {shown} most recently modified of {count} objects.",
+                shown=f"{OBJECTS_SHOWN:,}",
+                count=f"{len(objects):,}",
+            )
+        )
     st.dataframe(
         objects.sort_values("modified", ascending=False).head(OBJECTS_SHOWN),
         hide_index=True,

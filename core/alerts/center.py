@@ -13,13 +13,14 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine, delete, insert, select, update
 
 from core.alerts import delivery
-from core.alerts.channels import KINDS, MASK, ChannelSettings, DeliveryError
+from core.alerts.channels import KINDS, MASK, ChannelSettings, DeliveryError, WebhookChannel
 from core.alerts.detection import detect, utc
 from core.alerts.events import EVENTS, AlertEvent, AlertRules, check_payload
 from core.errors import ConfigurationError, NotFoundError, TributaryError
 from core.models import NAME_PATTERN
 from core.secrets import Vault
 from core.security.access import SYSTEM, Actor
+from core.security.network import ALLOWED_NETWORKS_SETTING, network_policy
 from core.store import tables as t
 from core.store.repository import utcnow
 
@@ -304,9 +305,19 @@ class AlertCenter:
         if row["secret"] is not None:
             values[model.secret_field] = self.vault.decrypt(bytes(row["secret"]))
         try:
-            return model.model_validate(values)
+            return self._under_policy(model.model_validate(values))
         except ValidationError as error:
             raise ConfigurationError(_problems(error, f"channel {row['name']!r}")) from None
+
+    def _under_policy(self, settings: ChannelSettings) -> ChannelSettings:
+        """A webhook's settings with the workspace's outbound network policy."""
+        if not isinstance(settings, WebhookChannel):
+            return settings
+        with self.engine.connect() as c:
+            allowed = c.execute(
+                select(t.settings.c.value).where(t.settings.c.key == ALLOWED_NETWORKS_SETTING)
+            ).scalar()
+        return settings.under(network_policy(allowed))
 
     def _settings(self, name: str | None, kind: str, config: Mapping[str, Any]) -> ChannelSettings:
         """Validates entered settings; an empty or masked secret takes the stored one (same kind)."""
@@ -322,7 +333,7 @@ class AlertCenter:
             if stored is not None:
                 values[model.secret_field] = stored
         try:
-            return model.model_validate(values)
+            return self._under_policy(model.model_validate(values))
         except ValidationError as error:
             raise ConfigurationError(_problems(error, f"channel {name or '(new)'!r}")) from None
 

@@ -4,6 +4,11 @@ Each kind is a pydantic model with one ``SecretStr`` (the webhook URL, whose
 path is the credential, or the SMTP password) that the store keeps encrypted.
 Senders raise :class:`DeliveryError`; its text goes through the channel's
 :meth:`~ChannelSettings.scrub` before anyone sees or stores it.
+
+A webhook is posted under the workspace's outbound network policy (the one of
+HTTP sources, :mod:`connectors.network`): an address on this machine, the
+link-local range or a private network is refused unless an admin allowed it,
+redirects included. SMTP servers are internal as a rule and are not checked.
 """
 
 from __future__ import annotations
@@ -12,15 +17,17 @@ import base64
 import json
 import smtplib
 import ssl
-import urllib.error
-import urllib.request
 from abc import abstractmethod
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+
+from connectors.base import DestinationNotAllowedError
+from connectors.network import GuardedTransport, NetworkPolicy
 
 #: What a secret looks like wherever it would otherwise be shown.
 MASK = "********"
@@ -80,6 +87,13 @@ class WebhookChannel(ChannelSettings):
         "stored encrypted, since whoever has it can post."
     )
     timeout_s: float = Field(default=10.0, gt=0, le=120, description="Seconds to wait for the server.")
+    #: Where the webhook may be: the workspace's policy (see ``under``); else the environment's.
+    _network: NetworkPolicy | None = PrivateAttr(default=None)
+
+    def under(self, policy: NetworkPolicy) -> WebhookChannel:
+        """These settings, posted under ``policy`` (the workspace's outbound network policy)."""
+        self._network = policy
+        return self
 
     @field_validator("url")
     @classmethod
@@ -103,24 +117,43 @@ class WebhookChannel(ChannelSettings):
         return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}/…"
 
     def send(self, payload: dict[str, Any]) -> None:
-        request = urllib.request.Request(
+        # Through the transport alone: no client logs the request line, whose path is the secret;
+        # and no redirect is followed (an answer elsewhere is the webhook's to fix).
+        request = httpx.Request(
+            "POST",
             self.url.get_secret_value(),
-            data=json.dumps(payload, default=str).encode("utf-8"),
+            content=json.dumps(payload, default=str).encode("utf-8"),
             headers={"Content-Type": "application/json", "User-Agent": "Tributary-alerts"},
-            method="POST",
+            extensions={"timeout": httpx.Timeout(self.timeout_s).as_dict()},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                response.read(4096)
-        except urllib.error.HTTPError as error:
-            body = error.read(300).decode("utf-8", "replace").strip()
-            raise DeliveryError(f"the webhook answered HTTP {error.code}", body) from None
-        except urllib.error.URLError as error:
-            raise DeliveryError("the webhook could not be reached", str(error.reason)) from None
-        except (OSError, ValueError) as error:  # timeouts, resets, malformed responses
+            with GuardedTransport(self._network or NetworkPolicy.from_environment()) as transport:
+                response = transport.handle_request(request)
+                try:
+                    answer = b"".join(_first_bytes(response, 300))
+                finally:
+                    response.close()
+        except DestinationNotAllowedError as error:
+            raise DeliveryError("the webhook's address is not allowed", error.user_message) from None
+        except (httpx.HTTPError, OSError, ValueError) as error:  # timeouts, resets, malformed responses
             raise DeliveryError(
                 "the webhook could not be reached", str(error) or type(error).__name__
             ) from None
+        if response.status_code >= 300:
+            moved = " (a redirect, not followed: give the final address)" if response.is_redirect else ""
+            text = answer.decode("utf-8", "replace").strip()
+            raise DeliveryError(f"the webhook answered HTTP {response.status_code}{moved}", text)
+
+
+def _first_bytes(response: httpx.Response, limit: int) -> list[bytes]:
+    """At most ``limit`` bytes of a response's body: a webhook's answer is only ever quoted."""
+    parts, size = [], 0
+    for part in response.iter_bytes():
+        parts.append(part[: limit - size])
+        size += len(parts[-1])
+        if size >= limit:
+            break
+    return parts
 
 
 class EmailChannel(ChannelSettings):

@@ -3,11 +3,17 @@
 Each record is keyed by ``_source_key`` (the primary key's values, or where
 the row came from) and carries the run that last wrote it and the full-refresh
 generation that last saw it. Names come from the dataflow and the profile
-schema and always pass through the dialect's quoting, never into SQL text.
+schema and always pass through the dialect's quoting, never into SQL text;
+column names must also be attribute paths (letters, digits, ``_`` and dots),
+not a lineage column's, and short enough for the database to keep whole. A
+new dataflow's table name is made unique and short enough too (dataflows
+``Crm`` and ``crm``, or two long names sharing their first 60 characters,
+get two tables).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
+from core.errors import ConfigurationError
 from core.store import bulk
 from core.store import tables as t
 from core.store.repository import utcnow
@@ -54,6 +61,10 @@ _SQL_TYPES: dict[str, Any] = {
 
 #: Keys per DELETE statement (SQLite binds at most 32,766 parameters).
 _KEYS_PER_STATEMENT = 10_000
+#: What a dataset column may be named: an attribute path (see ``core.mapping.schema``).
+#: The longest name every supported store keeps whole (PostgreSQL's).
+_PORTABLE_NAME_LENGTH = 63
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def table_name(dataflow: str) -> str:
@@ -73,10 +84,52 @@ def _define(name: str, columns: Mapping[str, str]) -> Table:
     return Table(name, MetaData(), *cols)
 
 
-def ensure_dataset(conn: Connection, dataflow_id: int, dataflow: str, columns: Mapping[str, str]) -> Table:
-    """Creates the dataflow's dataset table, or adds the columns a new mapping needs."""
+def _new_table_name(conn: Connection, dataflow: str) -> str:
+    """A new dataset's table: ``table_name``, or with a hash of the name when taken or too long."""
     name = table_name(dataflow)
+    limit = _longest_name(conn)
+    taken = set(conn.execute(select(t.datasets.c.table_name)).scalars())
+    if len(name) <= limit and name not in taken:
+        return name
+    suffix = "_" + hashlib.sha256(dataflow.encode()).hexdigest()[:10]
+    return name[: limit - len(suffix)] + suffix
+
+
+def _longest_name(conn: Connection) -> int:
+    """The longest table or column name: the database's, at most PostgreSQL's 63 (a store may move there)."""
+    return min(conn.dialect.max_identifier_length or _PORTABLE_NAME_LENGTH, _PORTABLE_NAME_LENGTH)
+
+
+def _check_columns(conn: Connection, columns: Mapping[str, str]) -> None:
+    """Raises ConfigurationError for a column name that is not an attribute path, or would not fit."""
+    limit = _longest_name(conn)
+    for name in columns:
+        if not isinstance(name, str) or not _COLUMN_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"{name!r} cannot name a dataset column: use an attribute path of letters, digits, "
+                "'_' and dots, such as homeAddress.city"
+            )
+        if name == KEY or name in LINEAGE:
+            raise ConfigurationError(
+                f"attribute {name!r} has the name of a column every dataset keeps for itself "
+                f"({', '.join((KEY, *LINEAGE))}): map to another attribute"
+            )
+        if len(name) > limit:
+            raise ConfigurationError(
+                f"attribute {name[:40]!r}... is {len(name)} characters long; dataset columns are named "
+                f"with at most {limit} (what every supported database keeps): use a shorter attribute path"
+            )
+
+
+def ensure_dataset(conn: Connection, dataflow_id: int, dataflow: str, columns: Mapping[str, str]) -> Table:
+    """Creates the dataflow's dataset table, or adds the columns a new mapping needs.
+
+    Raises:
+        ConfigurationError: a column name is not an attribute path, is a lineage column's, or is too long.
+    """
+    _check_columns(conn, columns)
     row = conn.execute(select(t.datasets).where(t.datasets.c.dataflow_id == dataflow_id)).mappings().first()
+    name = row["table_name"] if row else _new_table_name(conn, dataflow)
     known: dict[str, str] = dict(row["columns"]) if row else {}
     wanted = {**known, **columns}
     table = _define(name, wanted)
@@ -88,6 +141,7 @@ def ensure_dataset(conn: Connection, dataflow_id: int, dataflow: str, columns: M
         for column in table.columns:
             if column.name not in existing:
                 ddl = CreateColumn(column).compile(dialect=conn.dialect)
+                # names are attribute paths (checked above): no quote, colon or percent sign in them
                 conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {ddl}"))
     if row is None:
         conn.execute(
