@@ -7,6 +7,15 @@ a resume point (chunks committed, under which spec version and source
 fingerprint), so a killed run that is run again skips what was committed and
 re-reads the rest: records are upserted by source key, never doubled, never
 lost.
+
+An incremental dataflow over files or objects (a connector's
+``partitions()``) is read partition by partition by an executor
+(:mod:`core.executors`): in this process by default, or on the workers of a
+Dask cluster. Each partition keeps its own row of sync state, moved by
+compare-and-swap in each of its chunk transactions, and the run's counters
+are added to (``received = received + n``), so partitions commit
+concurrently without overwriting each other; the run holds one lease, and
+every commit, wherever it runs, checks its fencing token.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Connection, RowMapping, insert, update
@@ -26,6 +35,7 @@ from connectors.base import (
     Connector,
     ConnectorError,
     CursorRequest,
+    Partition,
     StreamNotFoundError,
 )
 from core import cursor as cursors
@@ -41,10 +51,13 @@ from core.errors import (
 from core.mapping import ProfileSchema, compile_mapping
 from core.models import DataflowSpec
 from core.quality import ValidationSummary
-from core.store import datasets
+from core.store import datasets, partitions
 from core.store import tables as t
 from core.store.leases import Lease
 from core.store.repository import Store, utcnow
+
+if TYPE_CHECKING:
+    from core.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +95,20 @@ class _Segment:
     version: str | None
     open: Callable[[], Iterator[pd.DataFrame]]
     modified: str | None = None
+    partition: Partition | None = None  # the object, for a segment of a partitioned source
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where a run starts: its lease, its summary, the saved state and what the plan made of it."""
+
+    lease: Lease
+    summary: RunSummary
+    state: dict[str, Any]
+    resume: dict[str, Any] | None
+    committed: cursors.Watermark | None  # the watermark saved by the last completed run
+    watermark: cursors.Watermark | None  # the one rows are filtered by
+    progress: cursors.RunMax  # what the interrupted run this one resumes had seen
 
 
 class DataflowRun:
@@ -97,8 +124,10 @@ class DataflowRun:
         trigger: str = "manual",
         progress: ProgressCallback | None = None,
         redact: Callable[[str], str] = lambda text: text,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
+        self.executor = executor
         self.row = dataflow
         self.spec = DataflowSpec.model_validate(dataflow["spec"])
         self.connector = connector
@@ -114,6 +143,11 @@ class DataflowRun:
     def execute(self) -> RunSummary:
         """Runs to the end; never raises for source or data problems (the run records them)."""
         started = time.monotonic()
+        if self.executor is None:
+            from core.executors import from_environment
+
+            self.executor = from_environment()
+        self.executor.check_store(self.store.engine)
         lease = Lease(self.store.engine, self.dataflow_id)
         lease.acquire()
         lease.start_heartbeat()
@@ -207,6 +241,7 @@ class DataflowRun:
                         p.version,
                         partial(self.connector.read_partition, stream, p, options, size),
                         p.modified,
+                        p,
                     )
                     for p in parts
                     if done.get(p.name) != p.version
@@ -221,105 +256,156 @@ class DataflowRun:
         state: dict[str, Any],
         resume: dict[str, Any] | None,
     ) -> None:
-        sync = self.spec.sync
         committed, watermark, progress, segments = self.plan(state, resume)
         self._check_drift(summary, segments)
-        whole = segments[0] if len(segments) == 1 and segments[0].name is None else None
+        start = _Start(lease, summary, state, resume, committed, watermark, progress)
+        if not segments or segments[0].partition is not None:
+            self._run_partitions(start, segments)
+        else:
+            self._run_whole(start, segments[0])
+
+    def _run_whole(self, start: _Start, segment: _Segment) -> None:
+        """Reads the stream as one segment, in this process; the resume point sits in the run's state."""
+        sync = self.spec.sync
+        lease, summary, state, resume = start.lease, start.summary, start.state, start.resume
+        committed, watermark, progress = start.committed, start.watermark, start.progress
         # a full refresh resumes its generation only when the chunks it skips are unchanged
         can_skip = (
             resume is not None
-            and whole is not None
-            and whole.version is not None
-            and whole.version == resume.get("segment_version")
+            and segment.version is not None
+            and segment.version == resume.get("segment_version")
         )
         generation = int(resume["generation"]) if resume and can_skip else summary.run_id
         run_id = resume["run_id"] if resume else summary.run_id
-        objects = dict(state.get("objects", {}))
         with self.store.engine.begin() as conn:
             table = datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.chunks.types)
-        for segment in segments:
-            skip = 0
-            if (
-                resume
-                and segment.version is not None
-                and not self._pushes_down
-                and (
-                    resume.get("segment") == segment.name and resume.get("segment_version") == segment.version
-                )
-            ):
-                skip = int(resume.get("chunks_done", 0))
-            chunks = segment.open()
-            # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
-            with closed_after(chunks):
-                for index, raw in enumerate(chunks):
-                    if index < skip:
-                        continue
-                    chunk = self.chunks.prepare(raw, watermark)
-                    if self.validation is not None:
-                        self.validation = self.validation.add(chunk.results)
-                    summary.received += chunk.received
-                    summary.failed += chunk.failed
-                    over = summary.received and summary.failed / summary.received > self.spec.error_threshold
-                    if chunk.cursor_values is not None and watermark is not None:
-                        progress.kind = watermark.kind
-                        progress.update(chunk.cursor_values, chunk.keys)
-                    resume_state = {
-                        "run_id": run_id,
-                        "generation": generation,
-                        "segment": segment.name,
-                        "segment_version": segment.version,
-                        "chunks_done": index + 1,
-                        "version": self.row["version"],
-                        "mode": sync.mode,
-                        **progress.to_state(),
-                    }
-                    with self.store.engine.begin() as conn:
-                        lease.renew(conn)
-                        if not over:
-                            summary.deleted += self._write_records(
-                                conn, table, chunk, summary.run_id, generation
-                            )
-                            summary.ingested += len(chunk.records)
-                        self._write_errors(conn, chunk.errors, summary.run_id)
-                        summary.chunks += 1
-                        self._write_counters(conn, summary)
-                        self.store.save_cursor_state(
-                            conn, self.dataflow_id, {**state, "objects": objects, "resume": resume_state}
-                        )
-                    if self.progress:
-                        self.progress(summary)
-                    if over:
-                        raise _over_threshold(summary, self.spec.error_threshold)
-            if segment.name is not None:
-                # the object is ingested at this version: later runs skip it until it changes
-                objects[segment.name] = segment.version
+        skip = 0
+        if (
+            resume
+            and segment.version is not None
+            and not self._pushes_down
+            and (resume.get("segment") == segment.name and resume.get("segment_version") == segment.version)
+        ):
+            skip = int(resume.get("chunks_done", 0))
+        chunks = segment.open()
+        # closed on any outcome: a failed run must not leave the source's cursor (and its locks) open
+        with closed_after(chunks):
+            for index, raw in enumerate(chunks):
+                if index < skip:
+                    continue
+                chunk = self.chunks.prepare(raw, watermark)
+                if self.validation is not None:
+                    self.validation = self.validation.add(chunk.results)
+                summary.received += chunk.received
+                summary.failed += chunk.failed
+                over = summary.received and summary.failed / summary.received > self.spec.error_threshold
+                if chunk.cursor_values is not None and watermark is not None:
+                    progress.kind = watermark.kind
+                    progress.update(chunk.cursor_values, chunk.keys)
+                resume_state = {
+                    "run_id": run_id,
+                    "generation": generation,
+                    "segment": segment.name,
+                    "segment_version": segment.version,
+                    "chunks_done": index + 1,
+                    "version": self.row["version"],
+                    "mode": sync.mode,
+                    **progress.to_state(),
+                }
                 with self.store.engine.begin() as conn:
                     lease.renew(conn)
-                    after = {
-                        "run_id": run_id,
-                        "generation": generation,
-                        "version": self.row["version"],
-                        "mode": sync.mode,
-                        **progress.to_state(),
-                    }
-                    self.store.save_cursor_state(
-                        conn, self.dataflow_id, {**state, "objects": objects, "resume": after}
-                    )
+                    if not over:
+                        summary.deleted += self._write_records(conn, table, chunk, summary.run_id, generation)
+                        summary.ingested += len(chunk.records)
+                    self._write_errors(conn, chunk.errors, summary.run_id)
+                    summary.chunks += 1
+                    self._write_counters(conn, summary)
+                    self.store.save_cursor_state(conn, self.dataflow_id, {**state, "resume": resume_state})
+                if self.progress:
+                    self.progress(summary)
+                if over:
+                    raise _over_threshold(summary, self.spec.error_threshold)
         with self.store.engine.begin() as conn:
             lease.renew(conn)
+            new_state: dict[str, Any] = {}
             if sync.mode == "full_refresh":
                 stale = datasets.delete_stale(conn, table, generation)
                 summary.deleted += stale
                 if stale:
                     profiles.forget_missing(conn, self.dataflow_id, table)
-                new_state: dict[str, Any] = {}
-            else:
-                new_state = {"objects": objects} if objects else {}
-                if committed is not None:
-                    new_state.update(committed.advanced(progress).to_state())
+                partitions.clear(conn, self.dataflow_id)  # the next incremental sync reads every object
+            elif committed is not None:
+                new_state.update(committed.advanced(progress).to_state())
             self.store.save_cursor_state(conn, self.dataflow_id, new_state)
             summary.status = "partial" if summary.failed else "succeeded"
             self._write_counters(conn, summary, finished=True)
+
+    def _run_partitions(self, start: _Start, segments: list[_Segment]) -> None:
+        """Reads the changed objects of a partitioned source through the executor, each on its own.
+
+        The run series (the first run of those that resumed each other) and
+        the run-level resume point are committed before any partition is read;
+        each partition's progress is then its own row. At the end the
+        watermark advances by what every partition of the series saw.
+        """
+        from core.executors.partition import PartitionJob, PartitionTask
+
+        sync = self.spec.sync
+        lease, summary, state, resume = start.lease, start.summary, start.state, start.resume
+        committed, watermark, progress = start.committed, start.watermark, start.progress
+        series = int(resume["run_id"]) if resume else summary.run_id
+        with self.store.engine.begin() as conn:
+            datasets.ensure_dataset(conn, self.dataflow_id, self.row["name"], self.chunks.types)
+        if segments:
+            point = {
+                "run_id": series,
+                "generation": summary.run_id,
+                "version": self.row["version"],
+                "mode": sync.mode,
+                **progress.to_state(),
+            }
+            with self.store.engine.begin() as conn:
+                lease.renew(conn)
+                partitions.register(conn, self.dataflow_id, [s.name for s in segments if s.name])
+                self.store.save_cursor_state(conn, self.dataflow_id, {**state, "resume": point})
+            fence = lease.fence()
+            tasks = [
+                PartitionTask(
+                    dataflow=str(self.row["name"]),
+                    dataflow_id=self.dataflow_id,
+                    spec_version=int(self.row["version"]),
+                    run_id=summary.run_id,
+                    series=series,
+                    partition=segment.partition,
+                    lease=fence,
+                    watermark=None if watermark is None else watermark.to_state(),
+                )
+                for segment in segments
+                if segment.partition is not None
+            ]
+            assert self.executor is not None
+            self.executor.run_partitions(PartitionJob(self, lease, summary, tasks, watermark))
+        with self.store.engine.begin() as conn:
+            lease.renew(conn)
+            new_state: dict[str, Any] = {}
+            if committed is not None:
+                seen = merged_progress(progress, partitions.progress_of(conn, self.dataflow_id, series))
+                new_state.update(committed.advanced(seen).to_state())
+            self.store.save_cursor_state(conn, self.dataflow_id, new_state)
+            self.refresh_counters(summary, conn)
+            summary.status = "partial" if summary.failed else "succeeded"
+            self._write_counters(conn, summary, finished=True)
+
+    def refresh_counters(self, summary: RunSummary, conn: Connection | None = None) -> None:
+        """Sets the summary's counters to the run's committed ones (partitions may have added to them)."""
+        if conn is None:
+            with self.store.engine.connect() as own:
+                totals = self.store.run_totals(own, summary.run_id)
+        else:
+            totals = self.store.run_totals(conn, summary.run_id)
+        summary.received, summary.ingested = int(totals["received"]), int(totals["ingested"])
+        summary.failed, summary.deleted = int(totals["failed"]), int(totals["deleted"])
+        summary.chunks = int(totals["chunks"])
 
     def drift_report(self, segments: list[_Segment]) -> tuple[drift.Schema | None, drift.DriftReport | None]:
         """The source's schema now and, if this version recorded one, how it drifted since.
@@ -436,9 +522,39 @@ class DataflowRun:
             )
 
 
+def merged_progress(start: cursors.RunMax, parts: list[tuple[str, Mapping[str, Any]]]) -> cursors.RunMax:
+    """The cursor progress of a whole run from that of its partitions: the highest value, its ties united.
+
+    A partition whose cursor was read as another kind (numbers where the
+    others held timestamps) cannot be compared and is left out: the watermark
+    then moves less far, which only admits rows again, upserted by key.
+    """
+    merged = cursors.RunMax(start.kind, start.value, set(start.ties))
+    for _, state in parts:
+        part = cursors.RunMax.from_state(state)
+        if part.value is None:
+            continue
+        if merged.value is None:
+            if merged.kind in (None, part.kind):
+                merged = cursors.RunMax(part.kind, part.value, set(part.ties))
+            continue
+        if part.kind != merged.kind:
+            continue
+        if part.value > merged.value:
+            merged.value, merged.ties = part.value, set(part.ties)
+        elif part.value == merged.value:
+            merged.ties |= part.ties
+    return merged
+
+
 def _over_threshold(summary: RunSummary, threshold: float) -> DataQualityError:
+    return over_threshold(summary.failed, summary.received, threshold)
+
+
+def over_threshold(failed: int, received: int, threshold: float) -> DataQualityError:
+    """The error that stops a run whose failed rows passed its error threshold."""
     return DataQualityError(
-        f"{summary.failed} of {summary.received} rows failed ({summary.failed / summary.received:.1%}), "
+        f"{failed} of {received} rows failed ({failed / received:.1%}), "
         f"over this dataflow's error threshold of {threshold:.0%}; the run stopped. "
         "See its quarantined rows."
     )

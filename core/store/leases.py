@@ -5,6 +5,13 @@ chunk's transaction (and from a heartbeat thread between chunks), and every
 commit checks that its token is still the current one: a process that stalled
 and lost the lease can no longer write. A lease whose owner died on this host,
 or whose expiry passed, may be taken over.
+
+A run spread over workers (``core.executors``) keeps one lease, held and
+renewed by its coordinator; each worker commits under the coordinator's
+token through a :class:`LeaseFence`, which checks it in the worker's own
+transaction with a shared row lock: workers never wait for each other, and
+a takeover or :meth:`Lease.rotate` waits for the commits in flight, after
+which no worker holding the old token can commit.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ import os
 import socket
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import LeaseLostError
@@ -62,6 +71,41 @@ def _owner_is_dead(owner: str | None) -> bool:
     return False
 
 
+class Fence(Protocol):
+    """What a commit checks in its transaction: that its run still holds the dataflow's lease."""
+
+    def check(self, conn: Connection) -> None:
+        """Raises LeaseLostError, inside the caller's transaction, unless the lease is still held."""
+
+
+@dataclass(frozen=True)
+class LeaseFence:
+    """A coordinator's lease as its workers check it: the dataflow, the owner and the token."""
+
+    dataflow_id: int
+    owner: str
+    token: int
+
+    def check(self, conn: Connection) -> None:
+        """Raises LeaseLostError unless the token is still current; holds a shared lock until commit.
+
+        The shared lock (``FOR SHARE`` on PostgreSQL) lets workers commit at
+        once, while a renewal, a takeover or a rotation of the token waits for
+        their transactions: a commit that passed this check lands before the
+        token moves on, and none after.
+        """
+        row = conn.execute(
+            select(t.leases.c.owner, t.leases.c.token)
+            .where(t.leases.c.dataflow_id == self.dataflow_id)
+            .with_for_update(read=True)
+        ).first()
+        if row is None or row.owner != self.owner or int(row.token) != self.token:
+            raise LeaseLostError(
+                "This run lost its lease (it was stopped, or another process took the dataflow over); "
+                "the worker's chunk was not written."
+            )
+
+
 class Lease:
     """The right to run one dataflow, held by this process until released."""
 
@@ -73,6 +117,7 @@ class Lease:
         self.token: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._token_lock = threading.Lock()  # a rotation never races the heartbeat's renewal
 
     def acquire(self) -> int:
         """Takes the lease or raises LeaseLostError saying who holds it."""
@@ -126,19 +171,49 @@ class Lease:
     def renew(self, conn: Connection) -> None:
         """Extends the lease inside the caller's transaction; raises if it was lost."""
         changed = conn.execute(
-            update(t.leases)
-            .where(
-                t.leases.c.dataflow_id == self.dataflow_id,
-                t.leases.c.token == self.token,
-                t.leases.c.owner == self.owner,
-            )
-            .values(expires_at=utcnow() + self.ttl)
+            update(t.leases).where(*self._held()).values(expires_at=utcnow() + self.ttl)
         ).rowcount
         if changed != 1:
             raise LeaseLostError(
                 "This run lost its lease to another process (it stalled past the lease expiry); "
                 "its last chunk was not written."
             )
+
+    def _held(self) -> tuple[ColumnElement[bool], ...]:
+        """The lease row while this process holds it: its owner and token."""
+        columns = t.leases.c
+        return (
+            columns.dataflow_id == self.dataflow_id,
+            columns.token == self.token,
+            columns.owner == self.owner,
+        )
+
+    def check(self, conn: Connection) -> None:
+        """The :class:`Fence` of this process's own commits: a renewal in their transaction."""
+        self.renew(conn)
+
+    def fence(self) -> LeaseFence:
+        """What workers check in their commits: this lease's owner and current token."""
+        if self.token is None:
+            raise LeaseLostError("This run does not hold its lease.")
+        return LeaseFence(self.dataflow_id, self.owner, self.token)
+
+    def rotate(self) -> None:
+        """Moves the token on and keeps the lease: commits under the old token are refused from now on.
+
+        A coordinator stopping its run calls it to fence off the workers still
+        at work; their transactions in flight finish first (see :class:`LeaseFence`).
+        """
+        with self._token_lock:
+            with self.engine.begin() as c:
+                moved = c.execute(
+                    update(t.leases)
+                    .where(*self._held())
+                    .values(token=t.leases.c.token + 1, expires_at=utcnow() + self.ttl)
+                ).rowcount
+            if moved != 1 or self.token is None:
+                raise LeaseLostError("This run lost its lease to another process.")
+            self.token += 1
 
     def start_heartbeat(self) -> None:
         """Renews the lease in the background while a long chunk is processed."""
@@ -147,7 +222,7 @@ class Lease:
         def beat() -> None:
             while not self._stop.wait(interval):
                 try:
-                    with self.engine.begin() as c:
+                    with self._token_lock, self.engine.begin() as c:
                         self.renew(c)
                 except LeaseLostError:
                     return

@@ -267,6 +267,39 @@ class Store:
             )
         )
 
+    def add_to_run(self, conn: Connection, run_id: int, **counts: int) -> None:
+        """Adds a chunk's counts to a run's counters (``received = received + n``) in its transaction.
+
+        Additive, so chunks committed at once by several workers never overwrite each other's.
+        """
+        columns = t.runs.c
+        conn.execute(
+            update(t.runs)
+            .where(columns.id == run_id)
+            .values({columns[name]: columns[name] + int(n) for name, n in counts.items()})
+        )
+
+    def run_totals(self, conn: Connection, run_id: int) -> RowMapping:
+        """A run's counters as committed now (received, ingested, failed, deleted, chunks, status)."""
+        columns = t.runs.c
+        row = (
+            conn.execute(
+                select(
+                    columns.received,
+                    columns.ingested,
+                    columns.failed,
+                    columns.deleted,
+                    columns.chunks,
+                    columns.status,
+                ).where(columns.id == run_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(f"There is no run {run_id}.")
+        return row
+
     def run_row(self, run_id: int) -> RowMapping:
         """One run, with its dataflow's name."""
         with self.engine.connect() as c:
@@ -318,23 +351,44 @@ class Store:
 
     # -- cursors -------------------------------------------------------------
     def cursor_state(self, dataflow_id: int, conn: Connection | None = None) -> dict[str, Any]:
-        """The dataflow's sync state (watermark, resume point), or an empty dict."""
+        """The dataflow's sync state (watermark, resume point), or an empty dict.
+
+        The versions of the objects a partitioned source ingested, kept one row
+        each (``core.store.partitions``), show under ``objects``.
+        """
         with self._reader(conn) as c:
             state = c.execute(
                 select(t.cursors.c.state).where(t.cursors.c.dataflow_id == dataflow_id)
             ).scalar()
-        return dict(state or {})
+            parts = t.cursor_partitions.c
+            objects = dict(
+                c.execute(
+                    select(parts.name, parts.version).where(
+                        parts.dataflow_id == dataflow_id, parts.version.is_not(None)
+                    )
+                ).all()
+            )
+        state = dict(state or {})
+        state.pop("objects", None)
+        if objects:
+            state["objects"] = objects
+        return state
 
     def save_cursor_state(self, conn: Connection, dataflow_id: int, state: Mapping[str, Any]) -> None:
-        """Saves the sync state inside the caller's transaction."""
+        """Saves the sync state inside the caller's transaction.
+
+        ``objects`` is left out: each object's version is written on its own
+        row, by the transaction that completes it (``core.store.partitions``).
+        """
+        document = {key: value for key, value in state.items() if key != "objects"}
         changed = conn.execute(
             update(t.cursors)
             .where(t.cursors.c.dataflow_id == dataflow_id)
-            .values(state=dict(state), updated_at=utcnow())
+            .values(state=document, updated_at=utcnow())
         ).rowcount
         if not changed:
             conn.execute(
-                insert(t.cursors).values(dataflow_id=dataflow_id, state=dict(state), updated_at=utcnow())
+                insert(t.cursors).values(dataflow_id=dataflow_id, state=document, updated_at=utcnow())
             )
 
     def _reader(self, conn: Connection | None):  # type: ignore[no-untyped-def]

@@ -125,6 +125,19 @@ cursors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+cursor_partitions = Table(
+    "cursor_partitions",
+    metadata,
+    Column("dataflow_id", Integer, ForeignKey("dataflows.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", Text, primary_key=True),  # the object's path, as Partition.name
+    Column("version", Text),  # the version ingested completely; NULL: never completed
+    Column("reading", Text),  # the version a run is reading now; NULL: none in progress
+    Column("chunks_done", Integer, nullable=False, server_default="0"),  # chunks of `reading` committed
+    Column("run_id", Integer),  # the run (first of a resumed series) whose progress this row holds
+    Column("progress", JSON(none_as_null=True)),  # that run's cursor progress in this object (run_max)
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
