@@ -11,7 +11,6 @@ from ui.feedback import reported_errors
 from ui.i18n import language_picker, t
 
 st.set_page_config(page_title="Tributary", page_icon=":material/water:", layout="wide")
-language_picker()
 
 #: Section -> pages: (file, title, icon, the permission that opens it).
 PAGES = {
@@ -67,5 +66,6 @@ else:
 st.sidebar.caption(
     t("Tributary brings customer data from your files, databases and CRMs into one profile store.")
 )
+language_picker()
 with reported_errors():  # the engine refuses what a role may not do: said on the page, never a traceback
     navigation.run()

@@ -6,24 +6,28 @@ import streamlit as st
 
 from ui import admin, roles
 from ui.feedback import required
+from ui.i18n import t
 from ui.routing import through_app
 
 through_app()
-st.title("Admin")
+st.title(t("Admin"))
 st.caption(
-    "Accounts and their roles, the audit log of every change, and the key that encrypts stored credentials."
+    t(
+        "Accounts and their roles, the audit log of every change, "
+        "and the key that encrypts stored credentials."
+    )
 )
-if not roles.allowed("admin", "manage users, read the audit log and rotate the secrets key"):
+if not roles.allowed("admin", t("manage users, read the audit log and rotate the secrets key")):
     st.stop()
 admin.last_change()
 
-users_tab, audit_tab, key_tab = st.tabs(["Users", "Audit log", "Secrets key"])
+users_tab, audit_tab, key_tab = st.tabs([t("Users"), t("Audit log"), t("Secrets key")])
 with users_tab:
     accounts = required(admin.accounts)
     admin.users_table(accounts)
-    with st.expander("Add a user", icon=":material/person_add:"):
+    with st.expander(t("Add a user"), icon=":material/person_add:"):
         admin.add_user_form()
-    st.subheader("Change a user")
+    st.subheader(t("Change a user"))
     admin.change_user(accounts)
 with audit_tab:
     admin.audit_log()

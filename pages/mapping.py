@@ -10,23 +10,26 @@ from core.studio import SAMPLE_ROWS
 from ui import data, studio
 from ui import quality as quality_panels
 from ui.feedback import reported_errors, required
+from ui.i18n import t
 from ui.routing import through_app
 from ui.state import workspace
 from ui.widgets import attributes_table, mapped_sample
 
 through_app()
-st.title("Mapping")
+st.title(t("Mapping"))
 st.caption(
-    "Map source columns onto profile attributes, with expressions such as `lower(trim(email))`; "
-    "mark identities; check the result live on a sample, dry-run it, and save a new version."
+    t(
+        "Map source columns onto profile attributes, with expressions such as `lower(trim(email))`; "
+        "mark identities; check the result live on a sample, dry-run it, and save a new version."
+    )
 )
 
 flows = required(data.dataflows)
 if flows.empty:
-    st.info("No dataflow yet: create one on **Dataflows**.", icon=":material/info:")
+    st.info(t("No dataflow yet: create one on **Dataflows**."), icon=":material/info:")
     st.stop()
 
-name = st.selectbox("Dataflow", flows["name"], key="mapping.dataflow", width=320)
+name = st.selectbox(t("Dataflow"), flows["name"], key="mapping.dataflow", width=320)
 ws, schema = workspace(), workspace().schema
 saved = required(ws.dataflow_spec, name)
 version = int(flows.set_index("name").at[name, "version"])
@@ -34,9 +37,15 @@ source = saved.source
 sample = required(data.studio_sample, source.connection, source.stream, dict(source.options))
 top = st.container(horizontal=True, vertical_alignment="center")
 top.caption(
-    f"Reads **{source.stream}** from **{source.connection}** · version {version} · {len(sample):,}-row sample"
+    t(
+        "Reads **{stream}** from **{connection}** · version {version} · {rows}-row sample",
+        stream=source.stream,
+        connection=source.connection,
+        version=version,
+        rows=f"{len(sample):,}",
+    )
 )
-if top.button("Reload sample", icon=":material/refresh:", key="mapping.reload"):
+if top.button(t("Reload sample"), icon=":material/refresh:", key="mapping.reload"):
     data.reload_sample()
     st.rerun()
 
@@ -61,11 +70,11 @@ with left:
     )
     columns = list(sample.columns)
     primary_key = st.multiselect(
-        "Primary key",
+        t("Primary key"),
         columns,
         default=[c for c in base.sync.primary_key if c in columns],
         key=f"mapping.key.{name}.{version}",
-        help="Records are upserted by it; without one, by file and line.",
+        help=t("Records are upserted by it; without one, by file and line."),
     )
 quality = base.quality
 sync = base.sync.model_copy(update={"primary_key": primary_key})
@@ -82,31 +91,35 @@ with right, reported_errors():
         data.refresh()
         st.rerun()
 
-save = st.button("Save", type="primary", icon=":material/save:", key="mapping.save")
+save = st.button(t("Save"), type="primary", icon=":material/save:", key="mapping.save")
 save_outcome = st.empty()
 
 output, suggested, checks, dry, versions, files, reference = st.tabs(
     [
-        "Mapped sample",
-        "Suggestions",
-        "Quality",
-        "Dry run",
-        "Versions",
-        "Import / export",
-        "Attributes & functions",
+        t("Mapped sample"),
+        t("Suggestions"),
+        t("Quality"),
+        t("Dry run"),
+        t("Versions"),
+        t("Import / export"),
+        t("Attributes & functions"),
     ]
 )
 with output:
     if result is not None:
         mapped_sample(result.sample, result.mapped, result.errors)
 with suggested:
-    st.caption("From the sample's column names and values. Tick what to use, then apply it to the fields.")
+    st.caption(t("From the sample's column names and values. Tick what to use, then apply it to the fields."))
     accepted = studio.suggestions_picker(
         suggest(sample, schema, data.standard_mapping(source.connection, source.stream)),
         mapping,
         key=f"mapping.suggest.{name}.{revision}",
     )
-    if st.button(f"Apply {len(accepted)} suggestion(s)", key="mapping.suggest.apply", disabled=not accepted):
+    if st.button(
+        t("Apply {count} suggestion(s)", count=len(accepted)),
+        key="mapping.suggest.apply",
+        disabled=not accepted,
+    ):
         merged, named = studio.with_suggestions(mapping, identities, accepted)
         start_over_with(mapping=merged, identities=named)
 with checks, reported_errors():
@@ -115,33 +128,43 @@ with checks, reported_errors():
     added = quality_panels.expectation_form(list(mapping), key=f"mapping.quality.new.{name}")
     if added is not None:
         start_over_with(quality=[*kept, added])
-    with st.expander("Suggested from the mapped sample", icon=":material/lightbulb:"):
+    with st.expander(t("Suggested from the mapped sample"), icon=":material/lightbulb:"):
         mapped = result.mapped if result is not None else sample.iloc[:0]
         types = {path: schema.get(path).type for path in mapped.columns}
         offered = suggest_expectations(mapped, identities, types)
         picked = quality_panels.suggestions_picker(offered, key=f"mapping.quality.suggest.{name}.{revision}")
         if st.button(
-            f"Add {len(picked)} suggested check(s)", key="mapping.quality.accept", disabled=not picked
+            t("Add {count} suggested check(s)", count=len(picked)),
+            key="mapping.quality.accept",
+            disabled=not picked,
         ):
             start_over_with(quality=[*kept, *picked])
-    if st.button("Validate the sample", icon=":material/rule:", key="mapping.quality.validate") and spec:
+    if st.button(t("Validate the sample"), icon=":material/rule:", key="mapping.quality.validate") and spec:
         quality_panels.results_table(
             ws.studio.check_sample(spec.model_copy(update={"quality": kept}), sample)
         )
     spec = spec.model_copy(update={"quality": kept}) if spec else None
 with dry, reported_errors():
-    st.caption("What a run would do now with these (unsaved) edits: nothing is written.")
+    st.caption(t("What a run would do now with these (unsaved) edits: nothing is written."))
     on_sample, on_source = st.columns(2)
-    if on_sample.button(f"Dry run on the {SAMPLE_ROWS:,}-row sample", key="mapping.dry.sample"):
-        studio.dry_run_report(ws.studio.dry_run(name, spec, sample_rows=SAMPLE_ROWS))
-    if on_source.button("Dry run on the whole source", key="mapping.dry.source"):
-        studio.dry_run_report(ws.studio.dry_run(name, spec, sample_rows=None))
+    if on_sample.button(
+        t("Dry run on the {rows}-row sample", rows=f"{SAMPLE_ROWS:,}"), key="mapping.dry.sample"
+    ):
+        with st.spinner(t("Dry-running the sample…"), show_time=True):
+            report = ws.studio.dry_run(name, spec, sample_rows=SAMPLE_ROWS)
+        studio.dry_run_report(report)
+    if on_source.button(t("Dry run on the whole source"), key="mapping.dry.source"):
+        with st.spinner(
+            t("Dry-running the whole source: it reads every row, nothing is written…"), show_time=True
+        ):
+            report = ws.studio.dry_run(name, spec, sample_rows=None)
+        studio.dry_run_report(report)
 with versions, reported_errors():
     history = ws.studio.versions(name)
     studio.versions_table(history)
     older = [int(v) for v in history["version"] if int(v) != version]
-    pick = st.selectbox("Version to restore", older, key=f"mapping.restore.pick.{name}", index=None)
-    if st.button("Restore it as a new version", key="mapping.restore", disabled=pick is None):
+    pick = st.selectbox(t("Version to restore"), older, key=f"mapping.restore.pick.{name}", index=None)
+    if st.button(t("Restore it as a new version"), key="mapping.restore", disabled=pick is None):
         ws.studio.restore_version(name, int(pick or 0))
         data.refresh()
         st.rerun()
@@ -160,4 +183,7 @@ if save:  # last, so the quality tab's edits are part of what is saved
         ws.save_dataflow(name, edited, source_schema=studio.schema_of(sample), note="saved in the studio")
         st.session_state.pop(f"mapping.base.{name}.{version}", None)
         data.refresh()
-        st.success(f"Saved the mapping of **{name}**; its next run uses it.", icon=":material/check_circle:")
+        st.success(
+            t("Saved the mapping of **{name}**; its next run uses it.", name=name),
+            icon=":material/check_circle:",
+        )

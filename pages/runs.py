@@ -33,7 +33,17 @@ flows = required(data.dataflows)
 run_filter = history_filter(flows["name"].tolist())
 history = required(data.run_history, run_filter)
 if history.empty:
-    st.info(t("No runs match these filters."), icon=":material/info:")
+    if flows.empty:
+        st.info(t("No dataflow yet: add a connection on **Sources**, then create one on **Dataflows**."))
+    else:
+        st.info(
+            t(
+                "No runs match these filters. Widen the period or clear the filters, "
+                "or start a run with **Run now** on **Dataflows**."
+            ),
+            icon=":material/info:",
+        )
+        st.page_link("pages/dataflows.py", label=t("Dataflows"), icon=":material/conversion_path:")
     st.stop()
 
 with st.container(border=True):

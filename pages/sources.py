@@ -7,7 +7,7 @@ import streamlit as st
 from core.services import MASK
 from ui import data
 from ui.feedback import reported_errors, required
-from ui.forms import connector_class, model_form
+from ui.forms import connector_class, field_errors, model_form
 from ui.i18n import t
 from ui.routing import through_app
 from ui.state import workspace
@@ -72,13 +72,23 @@ with st.form(f"sources.form.{connector}.{editing}", enter_to_submit=False):
         )
         save = st.form_submit_button(t("Save"), type="primary", icon=":material/save:", key="sources.save")
 
-if test:
+problems = []
+if test or save:
+    if save and not name.strip():
+        problems.append(t("**Name**: give the connection a name (letters, digits, _ or -)."))
+    problems += field_errors(connector_class(connector).config_model, config, stored)
+    if problems:
+        st.error(
+            t("Fix these fields first:") + "\n\n" + "\n".join(f"- {line}" for line in problems),
+            icon=":material/error:",
+        )
+if test and not problems:
     with st.spinner(t("Testing the connection…")):
         result = workspace().test_connection(
             name=editing if editing != NEW else None, connector=connector, config=config
         )
     (st.success if result.ok else st.error)(result.message)
-if save:
+if save and not problems:
     with reported_errors():
         workspace().save_connection(name.strip(), connector, config, description.strip())
         data.refresh()

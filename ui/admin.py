@@ -22,6 +22,7 @@ from core.security.keys import rotate
 from core.security.users import MIN_PASSWORD
 from core.store import db
 from ui.feedback import reported_errors
+from ui.i18n import t
 from ui.state import reload_vault, workspace
 
 #: What each role may do, as the role pickers explain it.
@@ -63,8 +64,8 @@ def users_table(frame: pd.DataFrame) -> None:
         hide_index=True,
         key="admin.users",
         column_config={
-            "username": "User",
-            "role": "Role",
+            "username": t("User"),
+            "role": t("Role"),
             "grants": st.column_config.ListColumn("Grants"),
             "disabled": st.column_config.CheckboxColumn("Disabled"),
             "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)", format="YYYY-MM-DD HH:mm"),
@@ -78,21 +79,23 @@ def add_user_form() -> None:
     """A new account: name, role, grant, and a password or single sign-on only."""
     with st.form("admin.add", clear_on_submit=True, enter_to_submit=False):
         name = st.text_input(
-            "User name *",
+            t("User name *"),
             key="admin.add.name",
-            help="For single sign-on, the person's email address as the identity provider sends it",
+            help=t("For single sign-on, the person's email address as the identity provider sends it"),
         )
-        role = st.selectbox("Role", ROLES, key="admin.add.role", help=ROLE_HELP)
+        role = st.selectbox(t("Role"), ROLES, key="admin.add.role", help=ROLE_HELP)
         granted = st.checkbox(
-            "Personal data", key="admin.add.grant", help="Lets a viewer see personal data (editors always do)"
+            t("Personal data"),
+            key="admin.add.grant",
+            help=t("Lets a viewer see personal data (editors always do)"),
         )
         sso_only = st.checkbox(
-            "Single sign-on only (no password)",
+            t("Single sign-on only (no password)"),
             key="admin.add.sso",
-            help="The person signs in with the identity provider configured in .streamlit/secrets.toml",
+            help=t("The person signs in with the identity provider configured in .streamlit/secrets.toml"),
         )
         password, again = _password_pair("admin.add")
-        added = st.form_submit_button("Add the user", type="primary", key="admin.add.save")
+        added = st.form_submit_button(t("Add the user"), type="primary", key="admin.add.save")
     if not added:
         return
     name = name.strip().lower() if sso_only else name.strip()
@@ -107,34 +110,34 @@ def add_user_form() -> None:
 
 def change_user(frame: pd.DataFrame) -> None:
     """One account's role and grants, state (disable, unlock), password and deletion."""
-    name = st.selectbox("User", frame["username"], key="admin.user", width=420)
+    name = st.selectbox(t("User"), frame["username"], key="admin.user", width=420)
     row = frame.set_index("username").loc[name]
     grants = list(row["grants"] or [])
     with st.form(f"admin.edit.{name}", enter_to_submit=False):
         role = st.selectbox(
-            "Role", ROLES, index=ROLES.index(row["role"]), key=f"admin.role.{name}", help=ROLE_HELP
+            t("Role"), ROLES, index=ROLES.index(row["role"]), key=f"admin.role.{name}", help=ROLE_HELP
         )
-        granted = st.checkbox("Personal data", value=PERSONAL_DATA in grants, key=f"admin.grant.{name}")
-        saved = st.form_submit_button("Save role and grants", key="admin.edit.save")
+        granted = st.checkbox(t("Personal data"), value=PERSONAL_DATA in grants, key=f"admin.grant.{name}")
+        saved = st.form_submit_button(t("Save role and grants"), key="admin.edit.save")
     if saved:
         _update(name, f"Saved **{name}**: {role}.", role=role, grants=[PERSONAL_DATA] if granted else [])
     with st.container(horizontal=True):
         disabled = bool(row["disabled"])
-        if st.button("Enable" if disabled else "Disable", key="admin.toggle", icon=":material/block:"):
+        if st.button(t("Enable") if disabled else t("Disable"), key="admin.toggle", icon=":material/block:"):
             _update(name, f"{'Enabled' if disabled else 'Disabled'} **{name}**.", disabled=not disabled)
         locked = _locked(row["locked_until"])
-        if locked and st.button("Unlock", key="admin.unlock", icon=":material/lock_open:"):
+        if locked and st.button(t("Unlock"), key="admin.unlock", icon=":material/lock_open:"):
             _update(name, f"Unlocked **{name}**: they can sign in again.", unlock=True)
-        with st.popover("Reset password", icon=":material/password:", key="admin.password.open"):
+        with st.popover(t("Reset password"), icon=":material/password:", key="admin.password.open"):
             with st.form(f"admin.password.{name}", clear_on_submit=True, border=False):
                 password, again = _password_pair("admin.password")
-                reset = st.form_submit_button("Set the password", key="admin.password.save")
+                reset = st.form_submit_button(t("Set the password"), key="admin.password.save")
             if reset:
                 if password != again:
                     st.error(DIFFERENT_PASSWORDS, icon=":material/error:")
                 else:
                     _update(name, f"Set a new password for **{name}**.", password=password)
-        with st.popover("Delete", icon=":material/delete:", key="admin.delete.open"):
+        with st.popover(t("Delete"), icon=":material/delete:", key="admin.delete.open"):
             st.write(f"Delete the account **{name}**? The audit log keeps what they did.")
             if st.button(f"Delete {name}", type="primary", key="admin.delete"):
                 with reported_errors():
@@ -151,13 +154,15 @@ def _update(name: str, message: str, **changes: Any) -> None:
 
 def _password_pair(key: str) -> tuple[str, str]:
     password = st.text_input(
-        "Password",
+        t("Password"),
         type="password",
         key=f"{key}.password",
         help=f"At least {MIN_PASSWORD} characters",
         autocomplete="new-password",
     )
-    again = st.text_input("Password again", type="password", key=f"{key}.again", autocomplete="new-password")
+    again = st.text_input(
+        t("Password again"), type="password", key=f"{key}.again", autocomplete="new-password"
+    )
     return password, again
 
 
@@ -172,7 +177,7 @@ def _locked(until: Any) -> bool:
 def audit_log() -> None:
     """Who changed what and when, newest first, by type; a secret's change reads "changed", never a value."""
     kind = st.selectbox(
-        "Type",
+        t("Type"),
         ["all", *AUDIT_TYPES],
         key="admin.audit.type",
         width=320,
@@ -188,9 +193,9 @@ def audit_log() -> None:
                 "at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                 "actor": "Who",
                 "action": "Did",
-                "object_type": "Type",
+                "object_type": t("Type"),
                 "object_name": "Name",
-                "diff": st.column_config.TextColumn("Changes", width="large"),
+                "diff": st.column_config.TextColumn(t("Changes"), width="large"),
             },
         )
         st.caption(f"The newest {len(entries):,} entries. `python -m core audit --json` prints them all.")
@@ -225,13 +230,13 @@ def rotate_key_panel() -> None:
             "The key lives in the workspace's `secret.key` file: rotating adds a new key in front, keeps "
             "the older ones after it, and re-encrypts every stored credential with the new one."
         )
-    with st.popover("Rotate the secrets key", icon=":material/key:", key="admin.rotate.open"):
+    with st.popover(t("Rotate the secrets key"), icon=":material/key:", key="admin.rotate.open"):
         st.write(
             "Re-encrypt every stored credential (connections, alert channels) with a new key, in one "
             "transaction? Back up the key first; other Tributary processes (the scheduler) must be "
             "restarted afterwards to read the new key."
         )
-        if st.button("Rotate now", type="primary", key="admin.rotate"):
+        if st.button(t("Rotate now"), type="primary", key="admin.rotate"):
             with reported_errors():
                 opened = workspace()
                 count = rotate(opened.engine, db.workspace_dir(), opened.actor)

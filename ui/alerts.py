@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.alerts import EVENTS, KINDS, AlertCenter, AlertRules, ChannelView
 from ui import data
+from ui.i18n import t
 from ui.state import ActorKey, acting, actor_key, workspace
 
 KIND_TITLES = {"webhook": "Webhook (Slack-compatible)", "email": "Email (SMTP)"}
@@ -66,7 +67,7 @@ def apply_selection(key: str) -> None:
 def channels_table(frame: pd.DataFrame) -> None:
     """The saved channels: where they send (never the secret), what they receive."""
     if frame.empty:
-        st.info("No channel yet: add a webhook or an email channel below.", icon=":material/info:")
+        st.info(t("No channel yet: add a webhook or an email channel below."), icon=":material/info:")
         return
     st.dataframe(
         frame.assign(events=frame["events"].map(lambda kinds: [EVENTS.get(k, k) for k in kinds])),
@@ -96,7 +97,7 @@ def channel_fields(kind: str, view: ChannelView | None, key: str) -> dict[str, A
             type="password",
             key=f"{key}.{model.secret_field}",
             help=fields[model.secret_field].description,
-            placeholder="Stored: leave empty to keep it" if stored else "",
+            placeholder=t("Stored: leave empty to keep it") if stored else "",
             autocomplete="new-password",
         )
 
@@ -123,7 +124,7 @@ def channel_fields(kind: str, view: ChannelView | None, key: str) -> dict[str, A
     with left:
         config = {"host": text("host", "SMTP server *"), "port": number("port", "Port", int)}
         config["security"] = st.selectbox(
-            "Security",
+            t("Security"),
             securities,
             index=securities.index(current.get("security", "starttls")),
             key=f"{key}.security",
@@ -135,7 +136,7 @@ def channel_fields(kind: str, view: ChannelView | None, key: str) -> dict[str, A
         config["sender"] = text("sender", "From *")
     recipients = ", ".join(current.get("recipients", []))
     config["recipients"] = st.text_input(
-        "To *", value=recipients, key=f"{key}.recipients", help=fields["recipients"].description
+        t("To *"), value=recipients, key=f"{key}.recipients", help=fields["recipients"].description
     )
     return config
 
@@ -143,7 +144,7 @@ def channel_fields(kind: str, view: ChannelView | None, key: str) -> dict[str, A
 def events_input(view: ChannelView | None, key: str) -> list[str]:
     """Which events the channel receives (every one for a new channel)."""
     return st.multiselect(
-        "Events *",
+        t("Events *"),
         list(EVENTS),
         default=view.events if view else list(EVENTS),
         format_func=EVENTS.get,
@@ -157,23 +158,23 @@ def rules_form(rules: AlertRules) -> dict[str, Any] | None:
     with st.form("alerts.rules", enter_to_submit=False):
         left, right = st.columns(2)
         percent = left.number_input(
-            "Partial run warning level (%)",
+            t("Partial run warning level (%)"),
             min_value=0.0,
             max_value=100.0,
             value=None if rules.partial_rate is None else rules.partial_rate * 100,
-            placeholder="Half of each dataflow's error threshold",
+            placeholder=t("Half of each dataflow's error threshold"),
             help=fields["partial_rate"].description,
             key="alerts.rules.partial_rate",
         )
         runs = left.number_input(
-            "Empty runs before 'no data'",
+            t("Empty runs before 'no data'"),
             min_value=1,
             value=rules.no_data_runs,
             step=1,
             key="alerts.rules.no_data",
         )
         minutes = right.number_input(
-            "Scheduler silent for (minutes)",
+            t("Scheduler silent for (minutes)"),
             min_value=1,
             value=rules.scheduler_down_minutes,
             step=1,
@@ -181,13 +182,13 @@ def rules_form(rules: AlertRules) -> dict[str, Any] | None:
             key="alerts.rules.down",
         )
         url = right.text_input(
-            "Dashboard address",
+            t("Dashboard address"),
             value=rules.dashboard_url or "",
             placeholder="https://tributary.example.com",
             help=fields["dashboard_url"].description,
             key="alerts.rules.url",
         )
-        if not st.form_submit_button("Save rules", icon=":material/save:", key="alerts.rules.save"):
+        if not st.form_submit_button(t("Save rules"), icon=":material/save:", key="alerts.rules.save"):
             return None
     return {
         "partial_rate": None if percent is None else percent / 100,
@@ -201,7 +202,7 @@ def rules_form(rules: AlertRules) -> dict[str, Any] | None:
 def deliveries_table(frame: pd.DataFrame) -> None:
     """The latest deliveries: what, to whom, how it went."""
     if frame.empty:
-        st.info("No alert sent yet.", icon=":material/notifications_off:")
+        st.info(t("No alert sent yet."), icon=":material/notifications_off:")
         return
     shown = frame[
         ["created_at", "title", "event", "dataflow", "channel", "status", "attempts", "last_error", "sent_at"]

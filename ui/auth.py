@@ -30,7 +30,7 @@ from core.errors import AuthenticationFailedError, NotFoundError, TributaryError
 from core.security import Actor, Users
 from core.security.users import ADMIN_PASSWORD_ENV, ADMIN_USER_ENV, MIN_PASSWORD
 from ui.feedback import show_error
-from ui.i18n import LANGUAGE, t
+from ui.i18n import t
 from ui.state import ACTOR, SIGNED_IN, SIGNED_IN_WITH, accounts
 
 #: A message for the sign-in page, set when a session was signed out for a reason.
@@ -80,11 +80,8 @@ def sign_in(actor: Actor, method: str) -> Actor:
 
 
 def forget() -> None:
-    """Drops everything the session holds (who signed in, every widget's value) but its language."""
-    language = st.session_state.get(LANGUAGE)
+    """Drops everything the session holds: who signed in, and every widget's value."""
     st.session_state.clear()
-    if language is not None:
-        st.session_state[LANGUAGE] = language
 
 
 def sign_out() -> None:

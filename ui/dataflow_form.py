@@ -81,6 +81,19 @@ def new_dataflow_form(connections: list[str]) -> tuple[str, dict[str, Any]] | No
         st.caption(t("Identities: ") + ", ".join(f"{ns} ← {path}" for ns, path in identities.items()))
     if not st.button(t("Create dataflow"), type="primary", icon=":material/add:", key="dataflows.new.create"):
         return None
+    problems = []
+    if not name.strip():
+        problems.append(t("**Name**: give the dataflow a name (letters, digits, _ or -)."))
+    if not mapping:
+        problems.append(t("**Mapping**: map at least one source column onto a profile attribute."))
+    if mode == "incremental" and not cursor:
+        problems.append(t("**Cursor column**: an incremental dataflow needs one; or pick Full refresh."))
+    if problems:
+        st.error(
+            t("Fix these fields first:") + "\n\n" + "\n".join(f"- {line}" for line in problems),
+            icon=":material/error:",
+        )
+        return None
     sync = {"mode": mode, "primary_key": primary_key, **({"cursor": cursor} if mode == "incremental" else {})}
     spec = {
         "source": {"connection": connection, "stream": stream},

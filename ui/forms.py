@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
 import connectors
@@ -65,6 +65,27 @@ def model_form(
         if value is not _OMIT:
             entered[name] = value
     return entered
+
+
+def field_errors(
+    model: type[BaseModel], entered: Mapping[str, Any], stored_secrets: Collection[str] = ()
+) -> list[str]:
+    """What to fix in a form before it is submitted: one line per field ``model`` rejects, by its label.
+
+    Secret fields left empty because a value is stored count as filled.
+    """
+    values = {**{name: "stored" for name in stored_secrets}, **entered}
+    try:
+        model.model_validate(values)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            path = [str(part) for part in problem["loc"]]
+            info = model.model_fields.get(path[0]) if path else None
+            label = _translated(info.title or _label(path[0])) if info is not None else ".".join(path)
+            lines.append(f"**{label}**: {problem['msg']}")
+        return lines
+    return []
 
 
 def _default(info: FieldInfo) -> Any:

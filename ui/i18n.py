@@ -18,8 +18,8 @@ import streamlit as st
 
 from ui.locales import CATALOGUES
 
-#: Session key of the chosen language.
-LANGUAGE = "i18n.language"
+#: Session key of the language in use: the picker's own state.
+LANGUAGE = PICKER = "i18n.language"
 #: The languages offered, by code, each named in itself.
 LANGUAGES = {"en": "English", "fr": "Français"}
 DEFAULT = "en"
@@ -60,11 +60,6 @@ def t(text: str, /, **values: Any) -> str:
 
 
 def language_picker() -> None:
-    """The sidebar's language picker; the choice holds for the session."""
-    language()
-    st.sidebar.selectbox(
-        "Language / Langue",
-        list(LANGUAGES),
-        format_func=LANGUAGES.__getitem__,
-        key=LANGUAGE,
-    )
+    """The sidebar's language picker; the choice holds for the session (until signing out)."""
+    language()  # its state starts as the browser's language
+    st.sidebar.selectbox("Language / Langue", list(LANGUAGES), format_func=LANGUAGES.__getitem__, key=PICKER)

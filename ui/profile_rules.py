@@ -1,7 +1,7 @@
 """The Profiles page's identity rules: phone region, namespaces, block lists, and the rebuild.
 
 Rules decide which records are one customer. Saving them changes how new
-records link; "Rebuild profiles" relinks the records already ingested, so
+records link; t("Rebuild profiles") relinks the records already ingested, so
 the effect of a rule can be seen at once in the explorer above.
 """
 
@@ -17,6 +17,7 @@ from core.models import ProfilesSpec
 from core.profiles.namespaces import BUILTINS, CUSTOM_PRIORITY, IdentityRules
 from ui import roles
 from ui.feedback import required
+from ui.i18n import t
 from ui.state import workspace
 
 #: The namespace table's columns, as the editor shows them.
@@ -95,11 +96,11 @@ def rules_panel() -> None:
     regions = _regions()
     with st.form("profiles.rules", border=False):
         region = st.selectbox(
-            "Phone region",
+            t("Phone region"),
             regions,
             index=regions.index(spec.default_region) if spec.default_region in regions else 0,
             format_func=lambda r: r or "none: numbers need their +country code",
-            help="Numbers written without +country (0612345678) are read in this region",
+            help=t("Numbers written without +country (0612345678) are read in this region"),
             key="profiles.rules.region",
             disabled=locked,
         )
@@ -113,7 +114,7 @@ def rules_panel() -> None:
                 "namespace": st.column_config.TextColumn("Namespace", required=True),
                 "type": st.column_config.SelectboxColumn("Type", options=["person", "device"]),
                 "normaliser": st.column_config.SelectboxColumn(
-                    "Normaliser", options=["email", "phone", "trim", "lower"]
+                    t("Normaliser"), options=["email", "phone", "trim", "lower"]
                 ),
                 "limit": st.column_config.NumberColumn("Limit per profile", min_value=1, step=1),
                 "priority": st.column_config.NumberColumn("Priority", min_value=1, step=1),
@@ -131,7 +132,7 @@ def rules_panel() -> None:
             },
         )
         saved = st.form_submit_button(
-            "Save rules", type="primary", key="profiles.rules.save", disabled=locked
+            t("Save rules"), type="primary", key="profiles.rules.save", disabled=locked
         )
     if saved:
         try:
@@ -145,16 +146,16 @@ def rules_panel() -> None:
                 icon=":material/check_circle:",
             )
     if st.button(
-        "Rebuild profiles",
+        t("Rebuild profiles"),
         key="profiles.rules.rebuild",
-        help="Relink every record by the saved rules",
+        help=t("Relink every record by the saved rules"),
         disabled=locked,
     ):
         with st.status("Relinking every record by the saved rules…") as status:
             try:
                 counts = profiles.rebuild()
             except TributaryError as error:
-                status.update(label="The rebuild failed", state="error")
+                status.update(label=t("The rebuild failed"), state="error")
                 st.error(error.user_message, icon=":material/error:")
                 return
             st.cache_data.clear()
@@ -186,21 +187,21 @@ def policies_panel() -> None:
         return
     dataflows = sorted(row["name"] for row in workspace().store.dataflow_rows())
     with st.form("profiles.policy", border=False):
-        name = st.text_input("Policy name", key="profiles.policy.name", placeholder="crm_first")
+        name = st.text_input(t("Policy name"), key="profiles.policy.name", placeholder="crm_first")
         kind = st.radio(
-            "Kind",
+            t("Kind"),
             ["precedence", "timestamp"],
             format_func={"precedence": "Dataflow precedence", "timestamp": "Latest update wins"}.get,
             horizontal=True,
             key="profiles.policy.kind",
         )
         order = st.multiselect(
-            "Dataflows, strongest first (precedence)",
+            t("Dataflows, strongest first (precedence)"),
             dataflows,
             key="profiles.policy.order",
-            help="The order you pick them in is the order of trust",
+            help=t("The order you pick them in is the order of trust"),
         )
-        saved = st.form_submit_button("Save policy", key="profiles.policy.save")
+        saved = st.form_submit_button(t("Save policy"), key="profiles.policy.save")
     if saved:
         body: dict[str, Any] = {"kind": kind, "order": order if kind == "precedence" else []}
         try:
@@ -213,8 +214,8 @@ def policies_panel() -> None:
     removable = [p for p in spec.policies if p in current]
     if removable:
         remove_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = remove_column.selectbox("Remove a policy", removable, key="profiles.policy.remove")
-        if button_column.button("Remove", key="profiles.policy.delete"):
+        chosen = remove_column.selectbox(t("Remove a policy"), removable, key="profiles.policy.remove")
+        if button_column.button(t("Remove"), key="profiles.policy.delete"):
             profiles.delete_policy(chosen)
             st.cache_data.clear()
             st.success(f"Policy {chosen!r} removed.")

@@ -26,6 +26,7 @@ from core.profiles.unified import HIDDEN, UnifiedProfile
 from core.services import Workspace
 from ui.data import FRESH_SECONDS
 from ui.feedback import required
+from ui.i18n import t
 from ui.state import ActorKey, acting, actor_key, workspace
 
 #: The namespace choice that searches every namespace by prefix.
@@ -70,12 +71,14 @@ def exact(namespace: str, value: str) -> tuple[list[str], str | None]:
 
 def search(text: str, namespace: str | None) -> pd.DataFrame:
     """Identity values starting with ``text``, with their profiles (personal values hidden from viewers)."""
-    return _search(actor_key(), text, namespace)
+    with st.spinner(t("Searching…"), show_time=True):
+        return _search(actor_key(), text, namespace)
 
 
 def profile(profile_id: str, policy: str | None) -> UnifiedProfile:
     """One unified profile, merged by the named policy (personal values hidden from viewers)."""
-    return _profile(actor_key(), profile_id, policy)
+    with st.spinner(t("Merging the profile…"), show_time=True):
+        return _profile(actor_key(), profile_id, policy)
 
 
 # --- cached reads (keyed by the actor: see ui.state) ----------------------------------------------
@@ -103,12 +106,12 @@ def _exact(actor: ActorKey, namespace: str, value: str) -> tuple[list[str], str 
     return ([] if normalised is None else profiles.profile_ids(namespace, value, SEARCH_LIMIT)), why
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Searching…")
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def _search(actor: ActorKey, text: str, namespace: str | None) -> pd.DataFrame:
     return _profiles(actor).search(text, SEARCH_LIMIT, namespace=namespace)
 
 
-@st.cache_data(ttl=FRESH_SECONDS, show_spinner="Merging the profile…")
+@st.cache_data(ttl=FRESH_SECONDS, show_spinner=False)
 def _profile(actor: ActorKey, profile_id: str, policy: str | None) -> UnifiedProfile:
     return _profiles(actor).get(profile_id, policy)
 
@@ -119,28 +122,28 @@ def _profile(actor: ActorKey, profile_id: str, policy: str | None) -> UnifiedPro
 def profile_counts(figures: dict[str, Any]) -> None:
     """Profiles, records, merge rate, identities per namespace and profiles per source combination."""
     columns = st.columns(4)
-    columns[0].metric("Profiles", f"{figures['profiles']:,}")
-    columns[1].metric("Records in profiles", f"{figures['records']:,}")
+    columns[0].metric(t("Profiles"), f"{figures['profiles']:,}")
+    columns[1].metric(t("Records in profiles"), f"{figures['records']:,}")
     columns[2].metric(
-        "Merge rate",
+        t("Merge rate"),
         f"{figures['merged_share']:.0%}",
-        help="Share of profiles that merge two or more records",
+        help=t("Share of profiles that merge two or more records"),
     )
-    columns[3].metric("Records per profile", f"{figures['records_per_profile']:.2f}")
+    columns[3].metric(t("Records per profile"), f"{figures['records_per_profile']:.2f}")
     identities, combinations = st.columns([1, 2])
     with identities:
-        st.markdown("**Identities per namespace**")
+        st.markdown(t("**Identities per namespace**"))
         frame = pd.DataFrame(list(figures["identities"].items()), columns=["namespace", "values"])
         st.dataframe(
             frame,
             hide_index=True,
             column_config={
-                "namespace": "Namespace",
-                "values": st.column_config.NumberColumn("Distinct values", format="localized"),
+                "namespace": t("Namespace"),
+                "values": st.column_config.NumberColumn(t("Distinct values"), format="localized"),
             },
         )
     with combinations:
-        st.markdown("**Profiles per source combination**")
+        st.markdown(t("**Profiles per source combination**"))
         st.altair_chart(combinations_chart(figures["combinations"]), width="stretch")
 
 
@@ -150,11 +153,11 @@ def combinations_chart(combinations: pd.DataFrame) -> alt.Chart:
         alt.Chart(combinations)
         .mark_bar(color="#0B7A75")
         .encode(
-            x=alt.X("profiles:Q", title="Profiles"),
+            x=alt.X("profiles:Q", title=t("Profiles")),
             y=alt.Y("dataflows:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             tooltip=[
                 alt.Tooltip("dataflows:N", title="Dataflows"),
-                alt.Tooltip("profiles:Q", title="Profiles", format=","),
+                alt.Tooltip("profiles:Q", title=t("Profiles"), format=","),
             ],
         )
         .properties(height=alt.Step(22))  # a band per combination: every label fits
@@ -168,30 +171,33 @@ def find_profile(known: list[str]) -> str | None:
     """A namespace and a value (or the start of one); returns the chosen profile's id."""
     namespace_column, value_column = st.columns([1, 3])
     namespace = namespace_column.selectbox(
-        "Identity",
+        t("Identity"),
         [ANY, *known],
-        format_func=lambda name: "Any identity" if name == ANY else name,
+        format_func=lambda name: t("Any identity") if name == ANY else name,
         key="profiles.namespace",
     )
     text = value_column.text_input(
-        "Value",
+        t("Value"),
         key="profiles.value",
-        placeholder="an email, a phone number, a CRM id… or the start of one",
+        placeholder=t("an email, a phone number, a CRM id… or the start of one"),
     ).strip()
     if not text:
-        st.caption("Type an identity value to find the customer it belongs to.")
+        st.caption(t("Type an identity value to find the customer it belongs to."))
         return None
     if namespace != ANY:
         found, why = required(exact, namespace, text)
         if why is not None:
-            st.info(f"No profile: {why}.", icon=":material/block:")
+            st.info(t("No profile: {why}.", why=why), icon=":material/block:")
             return None
         if len(found) == 1:
             return found[0]
     matches = required(search, text, namespace or None)
     if matches.empty:
-        where = "any identity" if namespace == ANY else namespace
-        st.info(f"No {where} value starts with {text!r}.", icon=":material/search_off:")
+        where = t("any identity") if namespace == ANY else namespace
+        st.info(
+            t("No {where} value starts with {text}.", where=where, text=repr(text)),
+            icon=":material/search_off:",
+        )
         return None
     ids = list(dict.fromkeys(matches["profile_id"]))
     if len(ids) == 1:
@@ -213,50 +219,63 @@ def find_profile(known: list[str]) -> str | None:
 def profile_view(unified: UnifiedProfile, policy_description: str) -> None:
     """The unified profile: attributes with their sources, identities, graph, records and trail."""
     st.markdown(
-        f"**{unified.members} records** from {', '.join(unified.dataflows)} · profile `{unified.profile_id}`"
+        t(
+            "**{members} records** from {dataflows} · profile `{profile}`",
+            members=unified.members,
+            dataflows=", ".join(unified.dataflows),
+            profile=unified.profile_id,
+        )
     )
     attributes, identities = st.columns([3, 2])
     with attributes:
-        st.markdown("**Attributes**")
-        st.caption(f"Merged by policy **{unified.policy}**: {policy_description}.")
+        st.markdown(t("**Attributes**"))
+        st.caption(
+            t(
+                "Merged by policy **{policy}**: {description}.",
+                policy=unified.policy,
+                description=t(policy_description),
+            )
+        )
         st.dataframe(
             # one column of values of every type: shown as text, so the table is one Arrow type
             unified.attributes.assign(value=unified.attributes["value"].map(_text)),
             hide_index=True,
             column_config={
                 "attribute": "Attribute",
-                "value": "Value",
+                "value": t("Value"),
                 "dataflow": "From dataflow",
                 "source_key": "Record",
                 "timestamp": st.column_config.DatetimeColumn("As of", format="YYYY-MM-DD HH:mm"),
             },
         )
     with identities:
-        st.markdown("**Identities**")
+        st.markdown(t("**Identities**"))
         st.dataframe(
             unified.identities,
             hide_index=True,
             column_config={
-                "namespace": "Namespace",
-                "value": "Value",
+                "namespace": t("Namespace"),
+                "value": t("Value"),
                 "dataflow": "Dataflow",
                 "source_key": "Record",
             },
         )
-    st.markdown("**Identity graph**")
+    st.markdown(t("**Identity graph**"))
     st.graphviz_chart(identity_graph(unified))
-    legend = "Records (boxes) linked by identity values (ovals); dashed: a link refused or dropped."
+    legend = t("Records (boxes) linked by identity values (ovals); dashed: a link refused or dropped.")
     if unified.members > GRAPH_RECORDS:
-        legend += f" Showing the first {GRAPH_RECORDS} of {unified.members} records."
+        legend += " " + t(
+            "Showing the first {shown} of {count} records.", shown=GRAPH_RECORDS, count=unified.members
+        )
     st.caption(legend)
     names = list(unified.records)
-    tabs = st.tabs([*(f"{name} · {len(unified.records[name])}" for name in names), "Why merged"])
+    tabs = st.tabs([*(f"{name} · {len(unified.records[name])}" for name in names), t("Why merged")])
     for tab, name in zip(tabs, names, strict=False):
         tab.dataframe(_readable_records(unified.records[name]), hide_index=True)
     with tabs[-1]:
         trail = unified.trail
         if trail.empty:
-            st.caption("A single record: nothing was merged.")
+            st.caption(t("A single record: nothing was merged."))
         else:
             st.dataframe(
                 # a merge speaks for every record holding the value: no one dataflow or record
@@ -266,8 +285,8 @@ def profile_view(unified: UnifiedProfile, policy_description: str) -> None:
                 hide_index=True,
                 column_config={
                     "rule": "Decision",
-                    "namespace": "Namespace",
-                    "value": "Value",
+                    "namespace": t("Namespace"),
+                    "value": t("Value"),
                     "dataflow": "Dataflow",
                     "source_key": "Record",
                     "detail": st.column_config.TextColumn("Why", width="large"),
@@ -372,7 +391,7 @@ def _string(text: str) -> str:
 def export_panel(policy: str | None) -> None:
     """CSV or Parquet of every unified profile, built when the button is clicked."""
     choice = st.segmented_control(
-        "Format",
+        t("Format"),
         list(EXPORTS),
         format_func=lambda f: EXPORTS[f][0],
         default="csv",
@@ -381,7 +400,7 @@ def export_panel(policy: str | None) -> None:
     chosen = choice or "csv"
     label, mime = EXPORTS[chosen]
     st.download_button(
-        f"Download every profile as {label}",
+        t("Download every profile as {format}", format=label),
         data=partial(export_bytes, workspace(), chosen, policy),
         file_name=f"profiles.{chosen}",
         mime=mime,
@@ -390,8 +409,10 @@ def export_panel(policy: str | None) -> None:
         key="profiles.export",
     )
     st.caption(
-        "One row per profile: its merged attributes and identities. For very large stores, "
-        "`python -m core profiles export` writes the file without going through the browser."
+        t(
+            "One row per profile: its merged attributes and identities. For very large stores, "
+            "`python -m core profiles export` writes the file without going through the browser."
+        )
     )
 
 

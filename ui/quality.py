@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.quality import EXPECTATION_TYPES, ExpectationResult, Parameter, SuggestedExpectation
+from ui.i18n import t
 
 
 def _title(name: str) -> str:
@@ -30,7 +31,7 @@ def _describe(item: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str]:
 def suite_editor(quality: Sequence[Mapping[str, Any]], *, key: str) -> list[dict[str, Any]]:
     """The suite's expectations with a checkbox to keep each; returns the ones kept."""
     if not quality:
-        st.info("No expectation yet: add one below, or accept a suggestion.", icon=":material/info:")
+        st.info(t("No expectation yet: add one below, or accept a suggestion."), icon=":material/info:")
         return []
     rows = [_describe(item) for item in quality]
     frame = pd.DataFrame(
@@ -49,8 +50,8 @@ def suite_editor(quality: Sequence[Mapping[str, Any]], *, key: str) -> list[dict
         width="stretch",
         disabled=["check", "field", "parameters", "expectation"],
         column_config={
-            "keep": st.column_config.CheckboxColumn("Keep", help="Untick to remove it from the suite"),
-            "check": "Check",
+            "keep": st.column_config.CheckboxColumn(t("Keep"), help=t("Untick to remove it from the suite")),
+            "check": t("Check"),
             "field": "Field",
             "parameters": st.column_config.TextColumn("Parameters", width="large"),
             "expectation": "Great Expectations type",
@@ -62,7 +63,7 @@ def suite_editor(quality: Sequence[Mapping[str, Any]], *, key: str) -> list[dict
 def expectation_form(fields: Sequence[str], *, key: str) -> dict[str, Any] | None:
     """A form for one new expectation; returns its ``quality:`` item when the user adds it."""
     names = list(EXPECTATION_TYPES)
-    name = st.selectbox("Check", names, format_func=_title, key=f"{key}.type")
+    name = st.selectbox(t("Check"), names, format_func=_title, key=f"{key}.type")
     kind = EXPECTATION_TYPES[name]
     st.caption(
         kind.description + ("" if kind.row_level else " (judged on the whole run; quarantines nothing)")
@@ -74,7 +75,7 @@ def expectation_form(fields: Sequence[str], *, key: str) -> dict[str, Any] | Non
             value = _parameter_input(parameter, fields, key=f"{key}.{name}.{parameter.name}")
         if value is not None:
             kwargs[parameter.name] = value
-    if not st.button("Add to the suite", icon=":material/add:", key=f"{key}.add"):
+    if not st.button(t("Add to the suite"), icon=":material/add:", key=f"{key}.add"):
         return None
     missing = [p for p in kind.required if p not in kwargs]
     if missing:
@@ -111,7 +112,7 @@ def _parameter_input(parameter: Parameter, fields: Sequence[str], *, key: str) -
 def suggestions_picker(suggestions: Sequence[SuggestedExpectation], *, key: str) -> list[dict[str, Any]]:
     """Suggested expectations with why; returns the ones ticked."""
     if not suggestions:
-        st.caption("Nothing to suggest from this sample.")
+        st.caption(t("Nothing to suggest from this sample."))
         return []
     rows = [_describe(s.spec) for s in suggestions]
     frame = pd.DataFrame(
@@ -150,7 +151,7 @@ def results_table(results: Sequence[ExpectationResult]) -> None:
 def run_validation(validation: Mapping[str, Any] | None) -> None:
     """A run's validation summary: each expectation's totals over the run's chunks."""
     if not isinstance(validation, Mapping):
-        st.caption("This dataflow had no quality suite when the run started.")
+        st.caption(t("This dataflow had no quality suite when the run started."))
         return
     entries = validation.get("expectations", [])
     verdict = "passed" if validation.get("success") else "failed"
@@ -209,7 +210,7 @@ def _results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.rename(
         columns={
             "ok": "Passed",
-            "check": "Check",
+            "check": t("Check"),
             "field": "Field",
             "evaluated": "Evaluated",
             "unexpected": "Failing rows",

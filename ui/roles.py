@@ -11,6 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.security.access import PERMISSIONS
+from ui.i18n import t
 from ui.state import signed_in
 
 #: Who has each permission, as the reason under a disabled action reads.
@@ -31,7 +32,7 @@ def can(permission: str) -> bool:
 
 def reason(permission: str, action: str) -> str:
     """Why an action is not offered: "Editors and admins can change connections."."""
-    return f"{HOLDERS[permission]} can {action}."
+    return t("{holders} can {action}.", holders=t(HOLDERS[permission]), action=t(action))
 
 
 def allowed(permission: str, action: str) -> bool:
@@ -47,7 +48,8 @@ def closed_page(title: str, permission: str) -> Callable[[], None]:
 
     def closed() -> None:
         st.title(title)
-        st.info(f"{reason(permission, f'open {title}')} Ask an admin if you need to.", icon=":material/lock:")
+        said = reason(permission, t("open {page}", page=title))
+        st.info(f"{said} {t('Ask an admin if you need to.')}", icon=":material/lock:")
 
     return closed
 
@@ -56,5 +58,10 @@ def closed_pages_note(titles: list[str]) -> None:
     """A sidebar line naming the editors' pages a viewer does not see."""
     if titles and not can("edit"):
         st.sidebar.caption(
-            f":material/lock: {', '.join(titles[:-1])} and {titles[-1]} are for editors and admins."
+            ":material/lock: "
+            + t(
+                "{pages} and {last} are for editors and admins.",
+                pages=", ".join(titles[:-1]),
+                last=titles[-1],
+            )
         )

@@ -42,7 +42,10 @@ RUN_COLUMNS = {
 def runs_table(runs: pd.DataFrame, *, key: str | None = None) -> None:
     """A table of runs with readable headers (only the columns people read)."""
     if runs.empty:
-        st.info(t("No runs yet."), icon=":material/info:")
+        st.info(
+            t("No runs yet: start one with **Run now** on **Dataflows**, or give a dataflow a schedule."),
+            icon=":material/info:",
+        )
         return
     columns = [c for c in RUN_COLUMNS if c in runs.columns]
     shown = runs[columns].assign(error_code=runs.get("error_code", "").fillna(""))
@@ -65,7 +68,7 @@ DATAFLOW_COLUMNS = {
 def dataflows_table(flows: pd.DataFrame) -> None:
     """The dataflows with their source, sync mode, schedule and last run."""
     if flows.empty:
-        st.info(t("No dataflow yet."), icon=":material/info:")
+        st.info(t("No dataflow yet: create one below from a connection's stream."), icon=":material/info:")
         return
     st.dataframe(flows, hide_index=True, column_config=DATAFLOW_COLUMNS)
 

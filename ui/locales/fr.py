@@ -314,4 +314,240 @@ FR: dict[str, str] = {
     "Scheduler not started: scheduled dataflows wait until it runs": (
         "Planificateur non démarré : les flux planifiés attendent qu'il tourne"
     ),
+    # -- profiles widgets
+    "Records in profiles": "Enregistrements dans les profils",
+    "Merge rate": "Taux de fusion",
+    "Share of profiles that merge two or more records": "Part des profils qui fusionnent deux enregistrements ou plus",
+    "Records per profile": "Enregistrements par profil",
+    "**Identities per namespace**": "**Identités par espace de noms**",
+    "**Profiles per source combination**": "**Profils par combinaison de sources**",
+    "Namespace": "Espace de noms",
+    "Distinct values": "Valeurs distinctes",
+    "Identity": "Identité",
+    "Any identity": "Toute identité",
+    "any identity": "identité",
+    "Value": "Valeur",
+    "an email, a phone number, a CRM id… or the start of one": (
+        "un e-mail, un numéro de téléphone, un identifiant CRM… ou son début"
+    ),
+    "Type an identity value to find the customer it belongs to.": (
+        "Saisissez une valeur d'identité pour retrouver le client auquel elle appartient."
+    ),
+    "No profile: {why}.": "Aucun profil : {why}.",
+    "No {where} value starts with {text}.": "Aucune valeur d'{where} ne commence par {text}.",
+    "Searching…": "Recherche…",
+    "Merging the profile…": "Fusion du profil…",
+    "**{members} records** from {dataflows} · profile `{profile}`": (
+        "**{members} enregistrements** issus de {dataflows} · profil `{profile}`"
+    ),
+    "**Attributes**": "**Attributs**",
+    "Merged by policy **{policy}**: {description}.": "Fusionné selon la règle **{policy}** : {description}.",
+    "**Identities**": "**Identités**",
+    "**Identity graph**": "**Graphe d'identités**",
+    "Records (boxes) linked by identity values (ovals); dashed: a link refused or dropped.": (
+        "Enregistrements (rectangles) reliés par des valeurs d'identité (ovales) ; en pointillés : un lien "
+        "refusé ou abandonné."
+    ),
+    "Showing the first {shown} of {count} records.": "Affichage des {shown} premiers enregistrements sur {count}.",
+    "Why merged": "Pourquoi fusionnés",
+    "A single record: nothing was merged.": "Un seul enregistrement : rien n'a été fusionné.",
+    "Format": "Format",
+    "Download every profile as {format}": "Télécharger tous les profils en {format}",
+    "One row per profile: its merged attributes and identities. For very large stores, `python -m core profiles export` writes the file without going through the browser.": (
+        "Une ligne par profil : ses attributs fusionnés et ses identités. Pour les très gros volumes, "
+        "`python -m core profiles export` écrit le fichier sans passer par le navigateur."
+    ),
+    # -- mapping page
+    "Map source columns onto profile attributes, with expressions such as `lower(trim(email))`; mark identities; check the result live on a sample, dry-run it, and save a new version.": (
+        "Mappez les colonnes source sur les attributs de profil, avec des expressions comme "
+        "`lower(trim(email))` ; marquez les identités ; vérifiez le résultat en direct sur un échantillon, "
+        "testez-le à blanc et enregistrez une nouvelle version."
+    ),
+    "No dataflow yet: create one on **Dataflows**.": (
+        "Aucun flux de données pour l'instant : créez-en un dans **Flux de données**."
+    ),
+    "Reads **{stream}** from **{connection}** · version {version} · {rows}-row sample": (
+        "Lit **{stream}** depuis **{connection}** · version {version} · échantillon de {rows} lignes"
+    ),
+    "Reload sample": "Recharger l'échantillon",
+    "Mapped sample": "Échantillon mappé",
+    "Suggestions": "Suggestions",
+    "Quality": "Qualité",
+    "Dry run": "Test à blanc",
+    "Versions": "Versions",
+    "Import / export": "Import / export",
+    "Attributes & functions": "Attributs et fonctions",
+    "From the sample's column names and values. Tick what to use, then apply it to the fields.": (
+        "D'après les noms et les valeurs des colonnes de l'échantillon. Cochez ce que vous retenez, "
+        "puis appliquez-le aux champs."
+    ),
+    "Apply {count} suggestion(s)": "Appliquer {count} suggestion(s)",
+    "Suggested from the mapped sample": "Suggérés d'après l'échantillon mappé",
+    "Add {count} suggested check(s)": "Ajouter {count} contrôle(s) suggéré(s)",
+    "Validate the sample": "Valider l'échantillon",
+    "What a run would do now with these (unsaved) edits: nothing is written.": (
+        "Ce qu'une exécution ferait maintenant avec ces modifications (non enregistrées) : rien n'est écrit."
+    ),
+    "Dry run on the {rows}-row sample": "Test à blanc sur l'échantillon de {rows} lignes",
+    "Dry run on the whole source": "Test à blanc sur toute la source",
+    "Dry-running the sample…": "Test à blanc de l'échantillon…",
+    "Dry-running the whole source: it reads every row, nothing is written…": (
+        "Test à blanc de toute la source : chaque ligne est lue, rien n'est écrit…"
+    ),
+    "Version to restore": "Version à restaurer",
+    "Restore it as a new version": "La restaurer comme nouvelle version",
+    "Saved the mapping of **{name}**; its next run uses it.": (
+        "Mapping de **{name}** enregistré ; sa prochaine exécution l'utilisera."
+    ),
+    # -- alerts page
+    "Hear about failed runs, runs that quarantined too many rows, sources that stopped sending data, late runs and a stopped scheduler, on Slack (or any Slack-compatible webhook) or by email.": (
+        "Soyez prévenu des exécutions en échec, de celles qui mettent trop de lignes en quarantaine, des sources "
+        "qui n'envoient plus de données, des exécutions en retard et d'un planificateur arrêté, sur Slack (ou tout "
+        "webhook compatible Slack) ou par e-mail."
+    ),
+    "Channels": "Canaux",
+    "Add or edit a channel": "Ajouter ou modifier un canal",
+    "Channel": "Canal",
+    "+ New channel": "+ Nouveau canal",
+    "Kind": "Type",
+    "Webhook (Slack-compatible)": "Webhook (compatible Slack)",
+    "Email (SMTP)": "E-mail (SMTP)",
+    "Send a test": "Envoyer un test",
+    "Sending a test alert…": "Envoi d'une alerte de test…",
+    "Saved channel **{name}**.": "Canal **{name}** enregistré.",
+    "Delete": "Supprimer",
+    "Delete **{name}** and its delivery history?": "Supprimer **{name}** et son historique d'envois ?",
+    "Delete channel": "Supprimer le canal",
+    "Deleted channel **{name}**.": "Canal **{name}** supprimé.",
+    "Rules": "Règles",
+    "Saved the alert rules.": "Règles d'alerte enregistrées.",
+    "Recent deliveries": "Envois récents",
+    "Check and send now": "Vérifier et envoyer maintenant",
+    "Checking for alerts…": "Recherche d'alertes…",
+    "{events} alerts hold now; {sent} sent, {retrying} to retry.": (
+        "{events} alertes en cours ; {sent} envoyées, {retrying} à renvoyer."
+    ),
+    # -- admin page and roles
+    "Accounts and their roles, the audit log of every change, and the key that encrypts stored credentials.": (
+        "Les comptes et leurs rôles, le journal d'audit de chaque modification, et la clé qui chiffre les "
+        "identifiants enregistrés."
+    ),
+    "manage users, read the audit log and rotate the secrets key": (
+        "gérer les utilisateurs, lire le journal d'audit et renouveler la clé des secrets"
+    ),
+    "Users": "Utilisateurs",
+    "Audit log": "Journal d'audit",
+    "Secrets key": "Clé des secrets",
+    "Add a user": "Ajouter un utilisateur",
+    "Change a user": "Modifier un utilisateur",
+    "{holders} can {action}.": "{holders} peuvent {action}.",
+    "Signed-in users": "Les utilisateurs connectés",
+    "Editors and admins": "Les éditeurs et les administrateurs",
+    "Admins": "Les administrateurs",
+    "Editors, admins and viewers granted personal data": (
+        "Les éditeurs, les administrateurs et les lecteurs autorisés aux données personnelles"
+    ),
+    "open {page}": "ouvrir {page}",
+    "Ask an admin if you need to.": "Demandez à un administrateur si vous en avez besoin.",
+    "{pages} and {last} are for editors and admins.": (
+        "{pages} et {last} sont réservés aux éditeurs et aux administrateurs."
+    ),
+    "see and download quarantined rows (they hold source data)": (
+        "voir et télécharger les lignes en quarantaine (elles contiennent des données source)"
+    ),
+    "change the identity rules and rebuild the profiles": (
+        "modifier les règles d'identité et reconstruire les profils"
+    ),
+    "add or remove merge policies": "ajouter ou supprimer des règles de fusion",
+    # -- quality
+    "No expectation yet: add one below, or accept a suggestion.": (
+        "Aucune attente pour l'instant : ajoutez-en une ci-dessous, ou acceptez une suggestion."
+    ),
+    "Keep": "Garder",
+    "Untick to remove it from the suite": "Décochez pour la retirer de la suite",
+    "Check": "Contrôle",
+    "Add to the suite": "Ajouter à la suite",
+    "Nothing to suggest from this sample.": "Rien à suggérer d'après cet échantillon.",
+    "This dataflow had no quality suite when the run started.": (
+        "Ce flux de données n'avait pas de suite qualité au démarrage de l'exécution."
+    ),
+    # -- alerts widgets
+    "No channel yet: add a webhook or an email channel below.": (
+        "Aucun canal pour l'instant : ajoutez ci-dessous un webhook ou un canal e-mail."
+    ),
+    "Security": "Sécurité",
+    "To *": "Destinataires *",
+    "Events *": "Événements *",
+    "Partial run warning level (%)": "Seuil d'alerte des exécutions partielles (%)",
+    "Half of each dataflow's error threshold": "La moitié du seuil d'erreur de chaque flux",
+    "Empty runs before 'no data'": "Exécutions vides avant « aucune donnée »",
+    "Scheduler silent for (minutes)": "Planificateur muet depuis (minutes)",
+    "Dashboard address": "Adresse du tableau de bord",
+    "Save rules": "Enregistrer les règles",
+    "No alert sent yet.": "Aucune alerte envoyée pour l'instant.",
+    # -- admin widgets
+    "User name *": "Nom d'utilisateur *",
+    "For single sign-on, the person's email address as the identity provider sends it": (
+        "Pour l'authentification unique, l'adresse e-mail de la personne telle que le fournisseur d'identité l'envoie"
+    ),
+    "Role": "Rôle",
+    "Personal data": "Données personnelles",
+    "Lets a viewer see personal data (editors always do)": (
+        "Permet à un lecteur de voir les données personnelles (les éditeurs les voient toujours)"
+    ),
+    "Single sign-on only (no password)": "Authentification unique seulement (sans mot de passe)",
+    "The person signs in with the identity provider configured in .streamlit/secrets.toml": (
+        "La personne se connecte avec le fournisseur d'identité configuré dans .streamlit/secrets.toml"
+    ),
+    "Add the user": "Ajouter l'utilisateur",
+    "User": "Utilisateur",
+    "Save role and grants": "Enregistrer le rôle et les autorisations",
+    "Unlock": "Déverrouiller",
+    "Reset password": "Réinitialiser le mot de passe",
+    "Set the password": "Définir le mot de passe",
+    "Changes": "Modifications",
+    "Rotate the secrets key": "Renouveler la clé des secrets",
+    "Rotate now": "Renouveler maintenant",
+    "Enable": "Activer",
+    "Disable": "Désactiver",
+    # -- identity rules and merge policies
+    "Phone region": "Région téléphonique",
+    "Numbers written without +country (0612345678) are read in this region": (
+        "Les numéros écrits sans indicatif +pays (0612345678) sont lus dans cette région"
+    ),
+    "Normaliser": "Normalisation",
+    "Rebuild profiles": "Reconstruire les profils",
+    "Relink every record by the saved rules": "Relie à nouveau chaque enregistrement selon les règles enregistrées",
+    "The rebuild failed": "La reconstruction a échoué",
+    "Policy name": "Nom de la règle",
+    "Dataflows, strongest first (precedence)": "Flux de données, du plus fiable au moins fiable (priorité)",
+    "The order you pick them in is the order of trust": "L'ordre de sélection est l'ordre de confiance",
+    "Save policy": "Enregistrer la règle",
+    "Remove a policy": "Supprimer une règle",
+    "Remove": "Supprimer",
+    # -- empty states and form checks
+    "No runs match these filters. Widen the period or clear the filters, or start a run with **Run now** on **Dataflows**.": (
+        "Aucune exécution ne correspond à ces filtres. Élargissez la période ou retirez des filtres, ou lancez "
+        "une exécution avec **Exécuter maintenant** dans **Flux de données**."
+    ),
+    "No runs yet: start one with **Run now** on **Dataflows**, or give a dataflow a schedule.": (
+        "Aucune exécution pour l'instant : lancez-en une avec **Exécuter maintenant** dans **Flux de données**, "
+        "ou planifiez un flux."
+    ),
+    "No dataflow yet: create one below from a connection's stream.": (
+        "Aucun flux de données pour l'instant : créez-en un ci-dessous à partir d'un flux source d'une connexion."
+    ),
+    "Fix these fields first:": "Corrigez d'abord ces champs :",
+    "**Name**: give the connection a name (letters, digits, _ or -).": (
+        "**Nom** : donnez un nom à la connexion (lettres, chiffres, _ ou -)."
+    ),
+    "**Name**: give the dataflow a name (letters, digits, _ or -).": (
+        "**Nom** : donnez un nom au flux de données (lettres, chiffres, _ ou -)."
+    ),
+    "**Mapping**: map at least one source column onto a profile attribute.": (
+        "**Mapping** : mappez au moins une colonne source sur un attribut de profil."
+    ),
+    "**Cursor column**: an incremental dataflow needs one; or pick Full refresh.": (
+        "**Colonne curseur** : un flux incrémental en a besoin ; sinon, choisissez Rechargement complet."
+    ),
 }
