@@ -92,6 +92,7 @@ def choose(page: Page, label: str, option: str, scope: Any = None, nth: int = 0)
     box.fill(option)
     page.get_by_role("option", name=option, exact=True).first.click()
     expect(page.get_by_role("listbox")).to_have_count(0)
+    expect(box).to_have_value(option)
     settled(page)
 
 

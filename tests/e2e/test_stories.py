@@ -10,6 +10,8 @@ on a fixed delay. ``TRIBUTARY_SCREENSHOTS=1`` also saves the main screens to
 # ruff: noqa: E402  (playwright is imported only once require_browser() found it)
 from __future__ import annotations
 
+import re
+
 from tests.e2e.conftest import ADMIN, Dashboard, require_browser
 
 require_browser()  # before playwright is imported: a bare machine skips these stories with the reason
@@ -90,7 +92,6 @@ def test_connect_a_postgres_table_and_an_s3_bucket(
     failure = body.get_by_test_id("stAlertContentError")
     expect(failure).to_contain_text("secret access key does not match")
     assert wrong not in body.inner_text() and s3_source.secret not in body.inner_text()
-    shoot(page, "sources-test-failed")
 
     enter(form.get_by_role("textbox", name="Secret access key", exact=True), s3_source.secret)
     form.get_by_role("button", name="Test connection").click()
@@ -130,3 +131,20 @@ def test_preview_a_table_and_a_bucket_with_column_profiles(
     expect(body.get_by_role("tab", name="Objects · 1")).to_be_visible()
     body.get_by_role("tab", name="Column profile · 4").click()
     expect(body.get_by_test_id("stDataFrame").filter(visible=True)).to_be_visible()
+
+
+def test_find_a_customer_in_two_sources_and_see_why_they_merged(page: Page, dashboard: Dashboard) -> None:
+    sign_in(page, dashboard)
+    go(page, "Profiles")
+    body = main(page)
+    choose(page, "Identity", "email")
+    enter(body.get_by_role("textbox", name="Value", exact=True), "tara.1@example.com")
+    settled(page)
+    expect(body.get_by_role("tab", name=re.compile(r"^crm_contacts · 1"))).to_be_visible()
+    expect(body.get_by_role("tab", name=re.compile(r"^shop_orders · \d+"))).to_be_visible()
+    expect(body.get_by_test_id("stGraphVizChart").locator("svg")).to_be_visible()
+    body.get_by_role("tab", name="Why merged").click()
+    trail = body.get_by_role("tabpanel", name="Why merged").get_by_test_id("stDataFrame")
+    expect(trail).to_be_visible()
+    expect(trail.get_by_text("tara.1@example.com").first).to_be_attached()
+    shoot(page, "profiles")
