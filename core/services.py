@@ -158,10 +158,6 @@ class Workspace:
                     c, self.actor, "created" if before is None else "changed", "setting", key, changes
                 )
 
-    def network_policy(self) -> NetworkPolicy:
-        """What HTTP sources may reach beyond the internet: the admin's allowed networks and the server's."""
-        return network_policy(self.setting(ALLOWED_NETWORKS_SETTING, []))
-
     # -- connections ---------------------------------------------------------
     def catalog(self) -> pd.DataFrame:
         """Every source in the catalog, by category, with whether it is available now."""
@@ -265,7 +261,7 @@ class Workspace:
         for field, token in self.store.secret_tokens(row["id"]).items():
             config[field] = self.vault.decrypt(token)
         instance = self._connector_class(row["connector"])(config)
-        instance.network = self.network_policy()
+        instance.network = self._network_policy()
         return instance
 
     def redactor(self, name: str):  # type: ignore[no-untyped-def]
@@ -297,7 +293,7 @@ class Workspace:
                 # Editing a saved connection: secrets left empty mean "keep the stored ones".
                 values = self._with_stored_secrets(name, cls, config or {}) if name else dict(config or {})
                 instance = cls(values)
-                instance.network = self.network_policy()
+                instance.network = self._network_policy()
                 secrets = [
                     str(v.get_secret_value() if isinstance(v, SecretStr) else v)
                     for k, v in (config or {}).items()
@@ -520,6 +516,10 @@ class Workspace:
         }
 
     # -- helpers -------------------------------------------------------------
+    def _network_policy(self) -> NetworkPolicy:
+        """What HTTP sources may reach beyond the internet: the admin's allowed networks and the server's."""
+        return network_policy(self.setting(ALLOWED_NETWORKS_SETTING, []))
+
     def _with_stored_secrets(
         self, name: str, cls: type[Connector], config: Mapping[str, Any]
     ) -> dict[str, Any]:

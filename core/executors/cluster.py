@@ -120,7 +120,11 @@ class DaskExecutor:
                     if result.error is not None:
                         raise result.error.to_error()
                     results.append(result)
-                run.refresh_counters(summary)
+                with run.store.engine.begin() as conn:
+                    # a run whose lease was revoked (given up by a scheduler) stops now, not when its
+                    # workers next commit: a long read may not commit for a while
+                    job.lease.fence().check(conn)
+                    run.refresh_counters(summary, conn)
                 if run.progress and (summary.received, summary.chunks) != seen:
                     seen = (summary.received, summary.chunks)
                     run.progress(summary)

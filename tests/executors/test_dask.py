@@ -23,6 +23,7 @@ from core.executors.cluster import DaskExecutor
 from core.executors.partition import PartitionTask
 from core.executors.worker import read_partition_task
 from core.services import Workspace
+from core.store import leases
 from core.store.leases import LeaseFence
 from tests.executors.conftest import save_dataflow, write_files
 from tests.executors.databases import fresh_database
@@ -160,6 +161,17 @@ def test_a_run_stopped_mid_way_is_run_again_exactly(pg_workspace, cluster, tmp_p
     assert totals(pg_workspace) == (8000, 8000 - bad, bad, 32, bad, 8000 - bad)
 
 
+def wait_for_a_chunk(workspace: Workspace, run_id: int) -> None:
+    """Returns once run ``run_id`` has committed a chunk."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with workspace.engine.connect() as c:
+            if c.execute(text("select chunks from runs where id = :id"), {"id": run_id}).scalar():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} committed no chunk in time")
+
+
 @POSTGRES_ONLY
 def test_the_lease_keeps_one_run_and_fences_its_workers(pg_workspace, cluster, tmp_path):
     folder = tmp_path / "drop"
@@ -168,12 +180,7 @@ def test_the_lease_keeps_one_run_and_fences_its_workers(pg_workspace, cluster, t
     outcome = {}
     first = threading.Thread(target=lambda: outcome.update(summary=pg_workspace.run("customers")))
     first.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with pg_workspace.engine.connect() as c:
-            if c.execute(text("select coalesce(max(chunks), 0) from runs")).scalar():
-                break
-        time.sleep(0.05)
+    wait_for_a_chunk(pg_workspace, run_id=1)
     with pytest.raises(LeaseLostError, match="already running"):
         pg_workspace.run("customers")
     first.join(timeout=180)
@@ -196,6 +203,19 @@ def test_the_lease_keeps_one_run_and_fences_its_workers(pg_workspace, cluster, t
     result = read_partition_task(stale)
     assert result.error is not None and result.error.code == "lease_lost"
     assert totals(pg_workspace) == before
+
+    # a run given up on (its lease revoked, as a scheduler does past the run timeout) stops with its workers
+    write_files(folder, range(5, 9), 3000)
+    second = threading.Thread(target=lambda: outcome.update(summary=pg_workspace.run("customers")))
+    second.start()
+    wait_for_a_chunk(pg_workspace, run_id=outcome["summary"].run_id + 1)
+    with pg_workspace.engine.begin() as c:
+        assert leases.revoke(c, 1, leases.process_owner_prefix())
+    second.join(timeout=180)
+    assert (outcome["summary"].status, outcome["summary"].error_code) == ("failed", "lease_lost")
+    stopped = totals(pg_workspace)
+    time.sleep(1.0)
+    assert totals(pg_workspace) == stopped
 
 
 def test_a_sqlite_store_is_refused_clearly(workspace, tmp_path, monkeypatch):
