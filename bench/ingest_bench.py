@@ -42,7 +42,9 @@ a ~1 GB CSV object and of a 10 M-row PostgreSQL table. Prints one table and
 the issue's targets with pass/fail.
 
 Profile a Tributary run with ``--profile OUT.svg`` (py-spy, a flame graph of
-one SQLite run; ``--profile OUT.txt`` writes py-spy's raw collapsed stacks).
+one run on the first of ``--stores``); ``--profile OUT.txt`` writes py-spy's
+raw collapsed stacks and prints the time per stage (read, map, validate,
+write, identity graph, commits, imports).
 """
 
 from __future__ import annotations
@@ -527,12 +529,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "tributary-bench")
     parser.add_argument("--python", default=sys.executable, help="interpreter for Tributary and scripts")
     parser.add_argument("--peers-python", default=sys.executable, help="interpreter that has dlt")
-    parser.add_argument("--profile", help="py-spy one Tributary SQLite run into this .svg (or raw .txt)")
+    parser.add_argument(
+        "--profile", help="py-spy one Tributary run (on the first of --stores) into this .svg (or raw .txt)"
+    )
     args = parser.parse_args()
 
     source = ensure_export(args.data / "1", args.rows) if args.rows else None
     if args.profile and source is not None:
-        run = Tributary(args.python, "sqlite", profile=args.profile)
+        run = Tributary(args.python, args.stores.split(",")[0], profile=args.profile)
         result = run(source)
         print(f"wrote the profile of one Tributary run to {args.profile}: {result.wall_s:.0f} s")
         print(run.summaries[0])
@@ -576,15 +580,8 @@ def main() -> None:
     report(args, chosen, runs, big_peak, previews)
 
 
-def report(
-    args: argparse.Namespace,
-    chosen: list[Contender],
-    runs: dict[str, Tributary],
-    big_peak: tuple[float, float] | None,
-    previews: dict[str, list[float]] | None,
-) -> None:
-    """Prints the table and the targets."""
-    rows = args.rows
+def print_table(rows: int, chosen: list[Contender], runs: dict[str, Tributary]) -> None:
+    """The contenders' medians, side by side."""
     reference = {c.store: median(c.walls) for c in chosen if c.name == "tributary"}
     print()
     print(
@@ -612,6 +609,19 @@ def report(
                 f"tributary/{store}: received {s['received']:,}, ingested {s['ingested']:,}, "
                 f"quarantined {s['failed']:,}; the run's own duration {own:.1f} s (without process start)"
             )
+
+
+def report(
+    args: argparse.Namespace,
+    chosen: list[Contender],
+    runs: dict[str, Tributary],
+    big_peak: tuple[float, float] | None,
+    previews: dict[str, list[float]] | None,
+) -> None:
+    """Prints the table and the targets."""
+    rows = args.rows
+    if any(c.walls for c in chosen):
+        print_table(rows, chosen, runs)
     print()
     targets: list[tuple[str, bool | None, str]] = []
 
