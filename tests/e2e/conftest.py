@@ -86,7 +86,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """``streamlit run app.py`` on a free port, with a fresh workspace, for the session."""
     folder = tmp_path_factory.mktemp("e2e") / "workspace"
@@ -121,7 +121,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright runs an event loop in this thread: stop it after tests/e2e
 def browser() -> Iterator[Any]:
     """Chromium driven by playwright, for the session."""
     require_browser()
