@@ -102,10 +102,11 @@ def save(workspace, name: str, folder: Path, chunk: int, identities: bool) -> No
 
 def measure(setting: str, args: argparse.Namespace, source: Path, warmup: Path) -> list[float]:
     """Seconds of each timed run with ``setting`` as the executor (``local`` or a worker count)."""
+    import dask
     from distributed import LocalCluster
 
     from core.executors import EXECUTOR_ENV
-    from core.executors.cluster import close_clients
+    from core.executors.cluster import LOCAL_WORKER_CONFIG, close_clients
     from core.services import Workspace
 
     with fresh_database("tributary_bench_dask") as url, contextlib.ExitStack() as stack:
@@ -113,6 +114,7 @@ def measure(setting: str, args: argparse.Namespace, source: Path, warmup: Path) 
         if setting == "local":
             os.environ[EXECUTOR_ENV] = "local"
         else:
+            stack.enter_context(dask.config.set(LOCAL_WORKER_CONFIG))
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=int(setting),
