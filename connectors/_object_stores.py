@@ -273,6 +273,9 @@ class GcsConfig(StorageConfig):
         """
         from gcsfs.core import GCSFileSystem
 
+        # A refused key fails here, in our words, rather than after gcsfs's retries, which
+        # log the token service's answer with its traceback (it may quote the signed assertion).
+        self.verify_credentials()
         return GCSFileSystem(**self.storage_options()), self.root()
 
     def endpoint(self) -> tuple[str, int] | None:

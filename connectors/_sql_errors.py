@@ -45,6 +45,8 @@ _LOST = re.compile(
 # pymssql says this for an unknown host and a refused port alike
 _UNREACHABLE = re.compile(r"unavailable or does not exist", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
+#: google-auth's errors when a token cannot be had (BigQuery): they quote the token service's answer.
+_GOOGLE_AUTH_ERRORS = frozenset({"RefreshError", "TransportError", "DefaultCredentialsError", "OAuthError"})
 _AUTH_CODES: set[str | int] = {"28P01", "28000", 1045, 1698, 18456}
 _NO_DATABASE_CODES: set[str | int] = {"3D000", 1049, 1044, 4060}
 _READ_ONLY_CODES: set[str | int] = {"25006", 1792}
@@ -79,8 +81,34 @@ class Target:
         return _URL_PASSWORD.sub(rf"\1:{_MASK}@", text)
 
 
+def credential_failure(error: BaseException, target: Target) -> ConnectorError | None:
+    """Why getting a cloud access token failed (BigQuery's service account), or None for another error.
+
+    The token service's answer is never quoted, only its OAuth error code: a careless (or
+    impersonated) one may echo the request it got, whose signed assertion is a credential.
+    """
+    for cause in _causes(error):
+        name, module = type(cause).__name__, type(cause).__module__
+        if module.startswith("google.auth") and name in _GOOGLE_AUTH_ERRORS:
+            answer = _args(cause)[1] if len(_args(cause)) > 1 else None
+            code = answer.get("error") if isinstance(answer, dict) else None
+            said = f" ({code})" if isinstance(code, str) and re.fullmatch(r"[a-z_]{3,40}", code) else ""
+            return AuthenticationError(
+                f"Could not get a Google access token for {target.title} ({target.address}){said}: the "
+                "service account key is wrong, disabled or deleted, or Google's token service is unreachable."
+            )
+    return None
+
+
+def hides_cause(error: BaseException) -> bool:
+    """Whether an error's text may hold a credential, so that it must not travel as a cause."""
+    return any(type(cause).__module__.startswith("google.auth") for cause in _causes(error))
+
+
 def connect_failure(error: BaseException, target: Target) -> ConnectorError:
     """Why connecting failed: unknown host, refused, timeout, login, database, TLS, or the driver's words."""
+    if (failure := credential_failure(error, target)) is not None:
+        return failure
     codes, text = _codes(error), _driver_text(error)
     where = f"{target.title} at {target.address}"
     if isinstance(error, NoSuchModuleError | ModuleNotFoundError | ImportError):
@@ -125,6 +153,8 @@ def connect_failure(error: BaseException, target: Target) -> ConnectorError:
 
 def read_failure(error: BaseException, target: Target, stream: str | None, rows: int = 0) -> ConnectorError:
     """Why reading failed once connected: a lost connection (retriable), a refused write, a permission..."""
+    if (failure := credential_failure(error, target)) is not None:
+        return failure
     codes, text = _codes(error), _driver_text(error)
     what = f"stream {stream!r}" if stream else "the catalog"
     where = f"{target.title} at {target.address}"
@@ -146,6 +176,16 @@ def read_failure(error: BaseException, target: Target, stream: str | None, rows:
             f"User {target.username!r} may not read {what} on {where}: {target.redact(text)}."
         )
     return ConnectorError(f"{target.title} could not read {what}: {target.redact(text)}.")
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or during, nearest first."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def _resolves(host: str | None) -> bool:

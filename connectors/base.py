@@ -28,6 +28,10 @@ Hostile input: stream names, file patterns, table and column names reach a
 source only after checks (a file pattern stays inside its folder, a table or
 column is one reflection found, identifiers are quoted by the dialect); see
 ``docs/security.md``.
+
+Secrets in logs: ``Connector.__init__`` hands the config's ``SecretStr``
+values to :func:`connectors.redaction.guard_logs`, so that no log record made
+while the connector lives shows them, whichever library logs it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
+
+from connectors.redaction import guard_logs, secret_values
 
 if TYPE_CHECKING:
     from connectors.network import NetworkPolicy
@@ -203,6 +209,8 @@ class Connector(ABC):
             config = self.config_model.model_validate(config)
         self.config = config
         self._network: NetworkPolicy | None = None
+        # the libraries a connector drives may log its secrets (botocore at DEBUG): never in clear
+        guard_logs(self, secret_values(config))
 
     @property
     def network(self) -> NetworkPolicy:

@@ -57,7 +57,7 @@ from connectors._sql_config import (
     SqliteConfig,
     SqlServerConfig,
 )
-from connectors._sql_errors import connect_failure, read_failure
+from connectors._sql_errors import connect_failure, credential_failure, hides_cause, read_failure
 from connectors._sql_query import (
     Source,
     cursor_start,
@@ -260,7 +260,8 @@ class SqlConnector(Connector):
         try:
             connection = self.engine.connect()
         except Exception as error:
-            raise connect_failure(error, self.backend.target(self.config, self.title)) from error
+            failure = connect_failure(error, self.backend.target(self.config, self.title))
+            raise failure from (None if hides_cause(error) else error)
         with connection:
             yield connection
 
@@ -271,12 +272,18 @@ class SqlConnector(Connector):
             yield
         except DBAPIError as error:
             target = self.backend.target(self.config, self.title)
-            raise read_failure(error, target, stream, rows() if rows else 0) from error
+            failure = read_failure(error, target, stream, rows() if rows else 0)
+            raise failure from (None if hides_cause(error) else error)
         except SQLAlchemyError as error:
             detail = self.backend.target(self.config, self.title).redact(str(error).splitlines()[0])
             raise ConnectorError(
                 f"{self.title} could not read {stream or 'the catalog'}: {detail}"
             ) from error
+        except Exception as error:  # a warehouse's sign-in (BigQuery's token) fails at the first query
+            refused = credential_failure(error, self.backend.target(self.config, self.title))
+            if refused is None:
+                raise
+            raise refused from None
 
     def _query(self, stream: str, options: Mapping[str, Any] | StreamOptions | None) -> str | None:
         """The stream's vetted custom query, or None for a table."""

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, select
 
 import connectors
 from connectors.base import META_PREFIX, ROW_ERROR_COLUMN, CheckResult, Connector, ConnectorError, StreamInfo
+from connectors.redaction import SecretMasker, secret_values
 from core import ingest
 from core.errors import ConfigurationError, NotFoundError, TributaryError
 from core.mapping import ProfileSchema, compile_mapping
@@ -264,20 +265,11 @@ class Workspace:
         instance.network = self._network_policy()
         return instance
 
-    def redactor(self, name: str):  # type: ignore[no-untyped-def]
-        """A function that masks the connection's secret values in any text."""
+    def redactor(self, name: str) -> SecretMasker:
+        """A function that masks the connection's secrets in any text, in every form they travel in."""
         row = self.store.connection_row(name)
-        values = [
-            self.vault.decrypt(tok).get_secret_value() for tok in self.store.secret_tokens(row["id"]).values()
-        ]
-        values = [v for v in values if len(v) >= 3]
-
-        def redact(text: str) -> str:
-            for value in values:
-                text = text.replace(value, MASK)
-            return text
-
-        return redact
+        tokens = self.store.secret_tokens(row["id"]).values()
+        return SecretMasker((self.vault.decrypt(token).get_secret_value() for token in tokens), MASK)
 
     def test_connection(
         self, name: str | None = None, connector: str | None = None, config: Mapping[str, Any] | None = None
@@ -294,16 +286,7 @@ class Workspace:
                 values = self._with_stored_secrets(name, cls, config or {}) if name else dict(config or {})
                 instance = cls(values)
                 instance.network = self._network_policy()
-                secrets = [
-                    str(v.get_secret_value() if isinstance(v, SecretStr) else v)
-                    for k, v in (config or {}).items()
-                    if k in secret_fields(cls.config_model) and v
-                ]
-
-                def redact(text: str) -> str:
-                    for value in secrets:
-                        text = text.replace(value, MASK)
-                    return text
+                redact = SecretMasker(secret_values(instance.config), MASK)
 
             result = instance.check()
             return CheckResult(result.ok, redact(result.message))
