@@ -138,7 +138,12 @@ def measure(setting: str, args: argparse.Namespace, source: Path, warmup: Path) 
             seconds.append(time.perf_counter() - started)
             if summary.status not in ("succeeded", "partial") or summary.received != args.files * args.rows:
                 raise SystemExit(f"{setting}: run {summary.status}: {summary.error_message}")
-            print(f"  {setting:>5}: {seconds[-1]:6.1f} s  ({summary.received:,} rows)", flush=True)
+            # the machine's load: on a shared machine, other work takes cores the workers would use
+            load = os.getloadavg()[0]
+            print(
+                f"  {setting:>5}: {seconds[-1]:6.1f} s  ({summary.received:,} rows, load {load:.1f})",
+                flush=True,
+            )
         workspace.engine.dispose()
         return seconds
 
@@ -172,7 +177,8 @@ def main() -> None:
     for setting, seconds in best.items():
         ratio = best["1"] / seconds
         print(f"{labels[setting]:<26}{seconds:>10.1f}{total / seconds:>12,.0f}{ratio:>13.2f}x")
-    print(f"\nspeed-up, 2 workers vs 1: {best['1'] / best['2']:.2f}x on {os.cpu_count()} cores")
+    print(f"\nspeed-up, 2 workers vs 1: {best['1'] / best['2']:.2f}x on {os.cpu_count()} cores", end="")
+    print(f" (load average {os.getloadavg()[0]:.1f}: what other work on the machine took)")
 
 
 if __name__ == "__main__":
